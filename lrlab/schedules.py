@@ -42,6 +42,7 @@ __all__ = [
     "warmup",
     "join",
     "to_torch",
+    "trace_torch",
     "FACTORIES",
 ]
 
@@ -777,6 +778,64 @@ def to_torch(schedule, optimizer):
             f"group), got {schedule!r}"
         )
     return _scheduler_class()(optimizer, per_group)
+
+
+def trace_torch(make_scheduler, steps: int, lr: float = 1.0, every: int = 1, order: str = "after"):
+    """The learning rate each optimizer step uses under a PyTorch scheduler.
+
+    Runs ``steps`` optimizer steps on a dummy parameter and records the optimizer's
+    learning rate at each, calling ``scheduler.step()`` once every ``every`` optimizer
+    steps (``every`` = steps per epoch for a per-epoch scheduler). ``order="after"`` is
+    PyTorch's documented order (``optimizer.step()`` then ``scheduler.step()``);
+    ``order="before"`` is the pre-1.1 order, which skips the schedule's first value.
+
+    Parameters
+    ----------
+    make_scheduler : callable
+        ``optimizer -> LRScheduler``.
+    steps : int
+        Optimizer steps to record, >= 1.
+    lr : float
+        The optimizer's initial learning rate.
+    every : int
+        Optimizer steps per scheduler step, >= 1.
+    order : {"after", "before"}
+        Whether the scheduler steps after or before the optimizer.
+
+    Returns
+    -------
+    numpy.ndarray
+        The learning rate of optimizer steps ``0 .. steps-1``.
+
+    Examples
+    --------
+    >>> from torch.optim.lr_scheduler import StepLR
+    >>> trace_torch(lambda o: StepLR(o, step_size=2, gamma=0.5), 4).tolist()
+    [1.0, 1.0, 0.5, 0.5]
+    """
+    import warnings
+
+    import torch
+
+    steps = _count("steps", steps)
+    every = _count("every", every)
+    if order not in ("after", "before"):
+        raise ValueError(f"order must be 'after' or 'before', got {order!r}")
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=_rate("lr", lr))
+    scheduler = make_scheduler(optimizer)
+    used = np.empty(steps)
+    with warnings.catch_warnings():
+        # The "before" order is the point of the demonstration; PyTorch warns about it.
+        warnings.simplefilter("ignore", UserWarning)
+        for t in range(steps):
+            if order == "before" and t % every == 0:
+                scheduler.step()
+            used[t] = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            if order == "after" and (t + 1) % every == 0:
+                scheduler.step()
+    return used
 
 
 @functools.cache

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from lrlab import schedules
-from lrlab.schedules import to_torch
+from lrlab.schedules import to_torch, trace_torch
 
 STEPS = 2000
 RTOL = 1e-9
@@ -26,15 +26,7 @@ lengths = st.integers(1, 700)
 
 def torch_lrs(make_scheduler, steps=STEPS, lr=1.0):
     """PyTorch's learning rates for steps 0..steps-1, one scheduler step per optimizer step."""
-    param = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([param], lr=lr)
-    scheduler = make_scheduler(optimizer)
-    out = []
-    for _ in range(steps):
-        out.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    return np.asarray(out)
+    return trace_torch(make_scheduler, steps, lr=lr)
 
 
 def ours(schedule, steps=STEPS):
@@ -412,3 +404,14 @@ def test_to_torch_takes_one_schedule_per_group():
         to_torch([schedules.constant(0.1)], optimizer)
     with pytest.raises(TypeError, match="optimizer must be"):
         to_torch(schedules.constant(0.1), object())
+
+
+def test_trace_torch_records_the_rate_each_optimizer_step_uses():
+    step = lambda o: S.StepLR(o, step_size=1, gamma=0.5)  # noqa: E731
+    assert trace_torch(step, 3).tolist() == [1.0, 0.5, 0.25]
+    # Per-epoch stepping: the rate changes once every `every` optimizer steps.
+    assert trace_torch(step, 4, every=2).tolist() == [1.0, 1.0, 0.5, 0.5]
+    # The pre-1.1 order skips the first value of the schedule.
+    assert trace_torch(step, 3, order="before").tolist() == [0.5, 0.25, 0.125]
+    with pytest.raises(ValueError, match="order must be"):
+        trace_torch(step, 3, order="during")
