@@ -35,11 +35,12 @@ unit:
 # Every chapter executed by nbval (no outputs are stored, so this checks that each cell runs,
 # including the hidden assert cells that check the chapter's key numbers).
 notebooks:
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q --nbval-lax book/
+	$(BIN)/python -m pytest -q --nbval-lax book/
 
 build-book:
 	rm -rf _build/html
-	MPLBACKEND=Agg $(BIN)/jupyter-book build . --warningiserror --keep-going --all
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --all
+	$(BIN)/python tests/check_built_book.py _build/html
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache
