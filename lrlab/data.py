@@ -1,0 +1,597 @@
+"""Data sets as tensors on the device, with augmentation done on the device too.
+
+:func:`load` returns a :class:`Dataset` that keeps both splits as ``uint8`` image tensors
+on the device (CIFAR-10's 50,000 training images take 150 MB) and turns each batch into
+normalised float32 only when it is drawn. Nothing goes through the CPU per batch, which
+is what keeps a GPU busy: the index permutation and the random crop offsets of a whole
+epoch are drawn at its start and copied once.
+
+Names:
+
+- ``"digits"``: scikit-learn's 1,797 real 8×8 handwritten digits (Alpaydin & Kaynak
+  1998), bundled with scikit-learn, no download. A fixed stratified split gives 1,347
+  training and 450 test images.
+- ``"cifar10"``, ``"cifar100"``: the official python archives of Krizhevsky (2009),
+  downloaded into ``root``, checked against their published MD5, read, and cached as
+  ``uint8`` tensors in ``root/<name>.pt`` so that the second load takes a second.
+
+>>> from lrlab import data
+>>> digits = data.load("digits", device="cpu")
+>>> digits.input_shape, digits.num_classes, digits.size("train"), digits.size("test")
+((1, 8, 8), 10, 1347, 450)
+>>> x, y = next(digits.batches("train", 128))
+>>> tuple(x.shape), x.dtype, y.dtype
+((128, 1, 8, 8), torch.float32, torch.int64)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lrlab.results import atomic_write
+
+__all__ = [
+    "NAMES",
+    "SOURCES",
+    "ChecksumError",
+    "CifarSource",
+    "Dataset",
+    "crop_flip",
+    "load",
+    "torchvision_loader",
+]
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class CifarSource:
+    """Where a CIFAR archive comes from and how it is laid out.
+
+    Attributes
+    ----------
+    url : str
+        Download address (any scheme ``urllib`` opens, including ``file://``).
+    filename : str
+        Name of the archive in the data folder.
+    md5 : str
+        Published MD5 of the archive.
+    folder : str
+        Top folder inside the archive.
+    train_members, test_members : tuple of str
+        Pickled batches inside ``folder``.
+    label_key : str
+        Key of the labels in each batch (``"labels"`` or ``"fine_labels"``).
+    meta_member, meta_key : str
+        Pickle with the class names, and its key.
+    """
+
+    url: str
+    filename: str
+    md5: str
+    folder: str
+    train_members: tuple[str, ...]
+    test_members: tuple[str, ...]
+    label_key: str
+    meta_member: str
+    meta_key: str
+
+
+#: The official archives (https://www.cs.toronto.edu/~kriz/cifar.html) and their MD5s,
+#: as published there and used by torchvision.
+SOURCES: dict[str, CifarSource] = {
+    "cifar10": CifarSource(
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        filename="cifar-10-python.tar.gz",
+        md5="c58f30108f718f92721af3b95e74349a",
+        folder="cifar-10-batches-py",
+        train_members=tuple(f"data_batch_{i}" for i in range(1, 6)),
+        test_members=("test_batch",),
+        label_key="labels",
+        meta_member="batches.meta",
+        meta_key="label_names",
+    ),
+    "cifar100": CifarSource(
+        url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        filename="cifar-100-python.tar.gz",
+        md5="eb9058c3a382ffc7106e4002c42a8d85",
+        folder="cifar-100-python",
+        train_members=("train",),
+        test_members=("test",),
+        label_key="fine_labels",
+        meta_member="meta",
+        meta_key="fine_label_names",
+    ),
+}
+
+#: Every name :func:`load` accepts.
+NAMES: tuple[str, ...] = ("digits", *SOURCES)
+
+
+class ChecksumError(OSError):
+    """A file's MD5 differs from the published one."""
+
+
+def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, padding: int = 4):
+    """Random-crop-with-padding and horizontal flip of a whole batch at once.
+
+    Image ``i`` is zero-padded by ``padding`` pixels on each side, cropped back to its
+    size at offset ``shifts[i] = (dy, dx)`` and mirrored left-right where ``flips[i]``:
+    exactly torchvision's ``RandomCrop(size, padding)`` followed by
+    ``RandomHorizontalFlip`` with those random draws, for all images at once.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Images ``(batch, channels, height, width)``, any dtype.
+    shifts : torch.Tensor
+        Integer offsets ``(batch, 2)`` in ``[0, 2 * padding]``, on ``x``'s device.
+    flips : torch.Tensor
+        Booleans ``(batch,)``, on ``x``'s device.
+    padding : int
+        Zero padding on each side, >= 0.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape and dtype as ``x``.
+
+    Examples
+    --------
+    >>> x = torch.arange(4.0).reshape(1, 1, 2, 2)
+    >>> crop_flip(x, torch.tensor([[1, 1]]), torch.tensor([True]), padding=1)[0, 0]
+    tensor([[1., 0.],
+            [3., 2.]])
+    """
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch of images (batch, channels, h, w), got {x.shape}")
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    batch, channels, height, width = x.shape
+    if shifts.shape != (batch, 2) or flips.shape != (batch,):
+        raise ValueError(
+            f"shifts must have shape ({batch}, 2) and flips ({batch},), "
+            f"got {tuple(shifts.shape)} and {tuple(flips.shape)}"
+        )
+    padded = F.pad(x, (padding, padding, padding, padding))
+    dev = x.device
+    # Two gathers: pick each image's rows, then its (possibly mirrored) columns.
+    rows = shifts[:, 0, None] + torch.arange(height, device=dev)
+    rows = rows.view(batch, 1, height, 1).expand(batch, channels, height, width + 2 * padding)
+    col = torch.arange(width, device=dev)
+    cols = shifts[:, 1, None] + torch.where(flips[:, None], width - 1 - col, col)
+    cols = cols.view(batch, 1, 1, width).expand(batch, channels, height, width)
+    return padded.gather(2, rows).gather(3, cols)
+
+
+class Dataset:
+    """Train and test images on one device; batches normalised and augmented there.
+
+    Parameters
+    ----------
+    name : str
+        Name for display and results files.
+    train, test : tuple of tensors
+        ``(images, labels)``: ``uint8`` images ``(n, channels, height, width)`` and
+        integer labels ``(n,)`` in ``[0, len(classes))``.
+    classes : sequence of str
+        Class names; their number is ``num_classes``.
+    scale : float
+        Pixel value that means full intensity (255 for CIFAR, 16 for digits).
+    augment_crop_flip : bool
+        Whether ``batches(..., augment=True)`` applies random crops with 4-pixel padding
+        and horizontal flips. Sensible for natural images (CIFAR), not for digits (a
+        mirrored 2 is no 2 and a 4-pixel shift moves an 8×8 digit half out of frame).
+    device : torch.device or str, optional
+        Where the tensors live; ``lrlab.device()`` by default.
+
+    Attributes
+    ----------
+    name, classes, num_classes, input_shape, device
+    augmentation : str or None
+        ``"crop+flip"`` or ``None`` (``augment=True`` then changes nothing).
+    scale : float
+    mean, std : torch.Tensor
+        Per-channel mean and standard deviation of the training pixels (in ``[0, 1]``
+        units) used to normalise every batch.
+
+    Examples
+    --------
+    >>> x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    >>> y = torch.tensor([0, 1, 0, 1, 0, 1])
+    >>> ds = Dataset("tiny", (x[:4], y[:4]), (x[4:], y[4:]), ["cat", "dog"], device="cpu")
+    >>> ds.input_shape, ds.num_classes, ds.size("test")
+    ((3, 32, 32), 2, 2)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        train: tuple[torch.Tensor, torch.Tensor],
+        test: tuple[torch.Tensor, torch.Tensor],
+        classes,
+        *,
+        scale: float = 255.0,
+        augment_crop_flip: bool = True,
+        device=None,
+    ):
+        import lrlab
+
+        classes = [str(c) for c in classes]
+        if scale <= 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        self.device = torch.device(device) if device is not None else lrlab.device()
+        self._images, self._labels = {}, {}
+        for split, (images, labels) in zip(SPLITS, (train, test), strict=True):
+            images, labels = torch.as_tensor(images), torch.as_tensor(labels)
+            if images.dtype != torch.uint8 or images.ndim != 4:
+                raise ValueError(
+                    f"{split} images must be uint8 (n, channels, h, w), "
+                    f"got {images.dtype} {tuple(images.shape)}"
+                )
+            if labels.shape != images.shape[:1] or labels.is_floating_point():
+                raise ValueError(f"{split} labels must be integers of shape ({len(images)},)")
+            if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+                raise ValueError(f"{split} labels must be in [0, {len(classes)})")
+            self._images[split] = images.to(self.device)
+            self._labels[split] = labels.to(self.device, torch.int64)
+        if self._images["train"].shape[1:] != self._images["test"].shape[1:]:
+            raise ValueError("train and test images must have the same shape")
+        self.name = name
+        self.classes = classes
+        self.num_classes = len(classes)
+        self.input_shape = tuple(self._images["train"].shape[1:])
+        self.augmentation = "crop+flip" if augment_crop_flip else None
+        self.scale = float(scale)
+        self.mean, self.std = _channel_stats(self._images["train"], scale)
+        # x_normalised = (x / scale - mean) / std, folded into one multiply-add.
+        self._gain = (1.0 / (scale * self.std)).view(1, -1, 1, 1).to(self.device)
+        self._bias = (-self.mean / self.std).view(1, -1, 1, 1).to(self.device)
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={self.size('train')}, test={self.size('test')}, "
+            f"input_shape={self.input_shape}, num_classes={self.num_classes}, "
+            f"device={self.device})"
+        )
+
+    def _split(self, split: str) -> str:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return split
+
+    def size(self, split: str) -> int:
+        """Number of examples in ``split`` (``"train"`` or ``"test"``)."""
+        return len(self._labels[self._split(split)])
+
+    def num_batches(self, split: str, batch_size: int) -> int:
+        """Batches per pass over ``split``: ``ceil(size / batch_size)`` (the last may be short).
+
+        Examples
+        --------
+        >>> load("digits", device="cpu").num_batches("train", 128)
+        11
+        """
+        _check_batch_size(batch_size)
+        return -(-self.size(split) // batch_size)
+
+    def raw(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split as stored: ``uint8`` images ``(n, c, h, w)`` and int64 labels."""
+        split = self._split(split)
+        return self._images[split], self._labels[split]
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """Turn ``uint8`` images of this data set into normalised float32."""
+        return images.float() * self._gain + self._bias
+
+    def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The whole split, model-ready: normalised float32 images and int64 labels.
+
+        Makes a float copy of the split (4 bytes per pixel) on the device; for large
+        sets iterate :meth:`batches` with ``shuffle=False, augment=False`` instead.
+        """
+        split = self._split(split)
+        return self.normalize(self._images[split]), self._labels[split]
+
+    def batches(
+        self,
+        split: str,
+        batch_size: int,
+        shuffle: bool = True,
+        augment: bool = True,
+        seed: int = 0,
+    ):
+        """Iterate over one pass of ``split`` in batches, on the device.
+
+        Parameters
+        ----------
+        split : {"train", "test"}
+        batch_size : int
+            >= 1; the last batch holds the remainder.
+        shuffle : bool
+            Visit the examples in a random order.
+        augment : bool
+            Apply :attr:`augmentation` (random crop with 4-pixel padding and horizontal
+            flip for CIFAR; nothing for digits, see the class docstring).
+        seed : int
+            Seed of the order and the augmentation: the same seed gives the same batches,
+            on any device.
+
+        Returns
+        -------
+        iterator of (torch.Tensor, torch.Tensor)
+            Normalised float32 images and int64 labels.
+        """
+        split = self._split(split)
+        _check_batch_size(batch_size)
+        images, labels = self._images[split], self._labels[split]
+        n = len(labels)
+        gen = torch.Generator().manual_seed(int(seed))
+        order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+        order = order.to(self.device)
+        crop = augment and self.augmentation == "crop+flip"
+        if crop:  # one epoch's random draws, made on the CPU so every device sees the same
+            shifts = torch.randint(0, 9, (n, 2), generator=gen).to(self.device)
+            flips = (torch.rand(n, generator=gen) < 0.5).to(self.device)
+
+        def generate():
+            for start in range(0, n, batch_size):
+                window = slice(start, start + batch_size)
+                idx = order[window]
+                x = images[idx]
+                if crop:
+                    x = crop_flip(x, shifts[window], flips[window], padding=4)
+                yield self.normalize(x), labels[idx]
+
+        return generate()
+
+
+class _PilImages(torch.utils.data.Dataset):
+    """Images as torchvision's CIFAR10 serves them: one PIL image per item, then transforms."""
+
+    def __init__(self, images, labels, transform):
+        self.images = images.permute(0, 2, 3, 1).cpu().numpy()  # (n, h, w, c) like torchvision
+        self.labels = labels.cpu().tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        image = self.images[i]
+        image = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
+        return self.transform(image), self.labels[i]
+
+
+def torchvision_loader(
+    dataset: Dataset,
+    split: str,
+    batch_size: int,
+    shuffle: bool = True,
+    augment: bool = True,
+    num_workers: int = 2,
+    seed: int = 0,
+) -> torch.utils.data.DataLoader:
+    """The classic CPU input pipeline over the same images, for comparison.
+
+    Per image on CPU worker processes: PIL image, ``RandomCrop(size, padding=4)`` and
+    ``RandomHorizontalFlip()`` (when ``augment`` and the data set augments), ``ToTensor()``,
+    ``Normalize(mean, std)``; batches come out in (pinned, on CUDA) CPU memory and must be
+    copied to the device. ``lrlab bench train`` times it against :meth:`Dataset.batches`.
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+        Yielding ``(x, y)`` float32/int64 CPU tensors.
+    """
+    from torchvision import transforms
+
+    split = dataset._split(split)
+    _check_batch_size(batch_size)
+    steps = []
+    if augment and dataset.augmentation == "crop+flip":
+        size = dataset.input_shape[1:]
+        steps += [transforms.RandomCrop(size, padding=4), transforms.RandomHorizontalFlip()]
+    # ToTensor divides by 255; rescale the statistics to match data sets stored in other units.
+    units = dataset.scale / 255.0
+    mean, std = (dataset.mean * units).tolist(), (dataset.std * units).tolist()
+    steps += [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    images, labels = dataset.raw(split)
+    return torch.utils.data.DataLoader(
+        _PilImages(images, labels, transforms.Compose(steps)),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        pin_memory=dataset.device.type == "cuda",
+        persistent_workers=num_workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+
+
+def _channel_stats(images: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of ``images / scale``, accumulated in float64 chunks."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64, device=images.device)
+    squares = torch.zeros_like(total)
+    for chunk in images.split(4096):
+        chunk = chunk.to(torch.float64) / scale
+        total += chunk.sum(dim=(0, 2, 3))
+        squares += (chunk**2).sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (squares / count - mean**2).clamp_min(1e-12).sqrt()
+    return mean.float().cpu(), std.float().cpu()
+
+
+def load(name: str, root="data/cache", device=None, download: bool = True) -> Dataset:
+    """Load a data set by name onto the device.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMES`: ``"digits"``, ``"cifar10"``, ``"cifar100"``.
+    root : str or path
+        Folder for CIFAR downloads and caches (unused by digits).
+    device : torch.device or str, optional
+        ``lrlab.device()`` by default.
+    download : bool
+        Download a missing CIFAR archive from :data:`SOURCES`. With ``False`` and no
+        archive or cache in ``root``, a ``FileNotFoundError`` says where to put it.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    ChecksumError
+        When an archive's MD5 is not the published one; the message names the file
+        and both hashes, and no cache is written.
+
+    Examples
+    --------
+    >>> load("digits", device="cpu")
+    Dataset('digits', train=1347, test=450, input_shape=(1, 8, 8), num_classes=10, device=cpu)
+    """
+    if name not in NAMES:
+        raise ValueError(f"name must be one of {list(NAMES)}, got {name!r}")
+    if name == "digits":
+        return _digits(device)
+    blob = _cifar_tensors(name, SOURCES[name], Path(root), download)
+    return Dataset(
+        name,
+        (blob["train_x"], blob["train_y"]),
+        (blob["test_x"], blob["test_y"]),
+        blob["classes"],
+        scale=255.0,
+        augment_crop_flip=True,
+        device=device,
+    )
+
+
+def _digits(device) -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images.astype("uint8")).unsqueeze(1)  # values 0..16
+    labels = torch.from_numpy(bunch.target.astype("int64"))
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        images, labels, test_size=450, random_state=0, stratify=bunch.target
+    )
+    return Dataset(
+        "digits",
+        (x_tr, y_tr),
+        (x_te, y_te),
+        [str(c) for c in bunch.target_names],
+        scale=16.0,
+        augment_crop_flip=False,
+        device=device,
+    )
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download(url: str, target: Path, md5: str) -> None:
+    """Stream ``url`` into ``target``, checking the MD5 before the file takes its name."""
+    from tqdm.auto import tqdm
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.md5()
+    try:
+        with urllib.request.urlopen(url) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        if digest.hexdigest() != md5:
+            raise ChecksumError(
+                f"checksum mismatch for {target.name} downloaded from {url}: expected MD5 "
+                f"{md5}, got {digest.hexdigest()}; the download was discarded"
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _unpickle(archive: tarfile.TarFile, member: str) -> dict:
+    f = archive.extractfile(member)
+    if f is None:
+        raise ValueError(f"{member} in the archive is not a file")
+    # The batches were pickled by Python 2; latin1 maps their byte strings 1:1 to str.
+    entry = pickle.load(f, encoding="latin1")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
+
+
+def _read_archive(path: Path, source: CifarSource) -> dict:
+    """Read the CIFAR batches straight out of the (checksum-verified) tar.gz."""
+    blob = {}
+    with tarfile.open(path, "r:gz") as archive:
+        for split, members in (("train", source.train_members), ("test", source.test_members)):
+            xs, ys = [], []
+            for member in members:
+                entry = _unpickle(archive, f"{source.folder}/{member}")
+                xs.append(torch.from_numpy(entry["data"]).reshape(-1, 3, 32, 32))
+                ys.append(torch.as_tensor(entry[source.label_key], dtype=torch.int64))
+            blob[f"{split}_x"] = torch.cat(xs).to(torch.uint8).contiguous()
+            blob[f"{split}_y"] = torch.cat(ys)
+        meta = _unpickle(archive, f"{source.folder}/{source.meta_member}")
+    blob["classes"] = [
+        c.decode() if isinstance(c, bytes) else str(c) for c in meta[source.meta_key]
+    ]
+    return blob
+
+
+def _cifar_tensors(name: str, source: CifarSource, root: Path, download: bool) -> dict:
+    cache = root / f"{name}.pt"
+    if cache.is_file():
+        blob = torch.load(cache, weights_only=True)
+        if blob.get("md5") == source.md5:
+            return blob
+    archive = root / source.filename
+    if not archive.is_file():
+        if not download:
+            raise FileNotFoundError(
+                f"{name} is not in {root.resolve()}: download {source.url} and put "
+                f"{source.filename} in that folder, or call load({name!r}, download=True)"
+            )
+        _download(source.url, archive, source.md5)
+    else:
+        actual = _md5(archive)
+        if actual != source.md5:
+            raise ChecksumError(
+                f"checksum mismatch for {archive}: expected MD5 {source.md5}, got {actual}; "
+                "delete the file and load again to download it afresh"
+            )
+    blob = {**_read_archive(archive, source), "md5": source.md5}
+    buffer = io.BytesIO()
+    torch.save(blob, buffer)
+    atomic_write(cache, buffer.getvalue())
+    return blob

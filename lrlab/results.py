@@ -1,0 +1,385 @@
+"""Results files with provenance, and ``load_or_run`` for experiments too long for the book.
+
+A long experiment (hundreds of CIFAR epochs on a GPU) is run once, by hand, and its
+outcome stored as ``data/results/<name>.json`` together with how it was produced::
+
+    {"name": ..., "config": {...}, "result": {...}, "result_type": "History" or "json",
+     "provenance": {"command", "git_commit", "git_dirty", "lrlab_version", "torch_version",
+                    "python_version", "device", "seed", "wall_time_s", "date"}}
+
+A chapter then calls :func:`load_or_run`: it shows the stored result when one exists for
+exactly the chapter's configuration, and otherwise runs a CPU-sized variant and says so.
+
+The results folder is, in order of precedence, the ``root`` argument, the environment
+variable ``LRLAB_RESULTS``, or ``data/results`` of the source checkout lrlab is installed
+from (``./data/results`` when lrlab is not installed from a checkout).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "atomic_write",
+    "device_name",
+    "load",
+    "load_or_run",
+    "provenance",
+    "results_root",
+    "save",
+]
+
+#: Environment variable that overrides the results folder.
+ROOT_ENV = "LRLAB_RESULTS"
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write a file so that readers see either the old content or the new, never half.
+
+    The data go to a temporary file in the same folder, are flushed to disk, and the
+    temporary file is then renamed over ``path`` (an atomic operation on POSIX and
+    Windows). The folder is created if missing.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination.
+    data : bytes or str
+        Content; ``str`` is written as UTF-8.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = atomic_write(pathlib.Path(tempfile.mkdtemp()) / "x.txt", "hello")
+    >>> p.read_text()
+    'hello'
+    """
+    if not isinstance(data, (bytes, bytearray, str)):
+        raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def results_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder results files live in (see the module docstring for the order).
+
+    Examples
+    --------
+    >>> results_root("/tmp/some-results").as_posix()
+    '/tmp/some-results'
+    """
+    if root is not None:
+        return Path(root)
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV])
+    checkout = _SOURCE_ROOT / "data" / "results"
+    return checkout if checkout.is_dir() else Path("data") / "results"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=_SOURCE_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def provenance(
+    *,
+    command: str | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    wall_time_s: float | None = None,
+) -> dict[str, Any]:
+    """Describe how a result was produced: command, code version, machine, seed, time.
+
+    Parameters
+    ----------
+    command : str, optional
+        The command that produced the result; by default this process's ``sys.argv``.
+    device : str, optional
+        A readable device name (``"NVIDIA A100-SXM4-40GB"``, ``"cpu"``); by default the
+        name of ``lrlab.device()``.
+    seed : int, optional
+        The run's random seed.
+    wall_time_s : float, optional
+        How long the run took, in seconds.
+
+    Returns
+    -------
+    dict
+        Keys ``command, git_commit, git_dirty, lrlab_version, torch_version,
+        python_version, platform, device, seed, wall_time_s, date`` (``git_commit`` is
+        ``None`` outside a git checkout; ``date`` is UTC in ISO 8601).
+
+    Examples
+    --------
+    >>> p = provenance(command="lrlab train", device="cpu", seed=0)
+    >>> p["command"], p["seed"], sorted(p)[:3]
+    ('lrlab train', 0, ['command', 'date', 'device'])
+    """
+    import torch
+
+    import lrlab
+
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain") if commit else None
+    return {
+        "command": command if command is not None else shlex.join(sys.argv),
+        "git_commit": commit,
+        "git_dirty": bool(status) if status is not None else None,
+        "lrlab_version": lrlab.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device if device is not None else device_name(lrlab.device()),
+        "seed": seed,
+        "wall_time_s": wall_time_s,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def device_name(device) -> str:
+    """A readable name of a torch device: the GPU model on CUDA, ``"cpu"`` otherwise.
+
+    Examples
+    --------
+    >>> import torch
+    >>> device_name(torch.device("cpu"))
+    'cpu'
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
+
+
+def _is_history(result) -> bool:
+    from lrlab.train import History
+
+    return isinstance(result, History)
+
+
+def _plain(value) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(value))
+
+
+def _path(name: str, root) -> Path:
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name[0] == ".":
+        raise ValueError(f"name must be a plain file stem such as 'cifar10_resnet18', got {name!r}")
+    return results_root(root) / f"{name}.json"
+
+
+def save(
+    name: str,
+    result,
+    config: Mapping[str, Any],
+    *,
+    command: str | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    wall_time_s: float | None = None,
+    root: str | os.PathLike | None = None,
+) -> Path:
+    """Store a result with its configuration and provenance as ``<root>/<name>.json``.
+
+    Parameters
+    ----------
+    name : str
+        File stem, e.g. ``"cifar10_resnet18_step_vs_peak"``.
+    result : lrlab.train.History or JSON-serialisable object
+        What the run produced. A ``History`` is stored as its dict and comes back as a
+        ``History`` from :func:`load`.
+    config : mapping
+        The run's configuration (JSON-serialisable). :func:`load_or_run` compares it.
+    command, device, seed, wall_time_s
+        Provenance (see :func:`provenance`). For a ``History`` result, ``device``,
+        ``seed`` and ``wall_time_s`` default to the History's own.
+    root : path, optional
+        Results folder (see :func:`results_root`).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (atomically).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> path = save("demo", {"acc": 0.9}, {"lr": 0.1}, device="cpu", root=root)
+    >>> load("demo", root=root)["result"]
+    {'acc': 0.9}
+    """
+    path = _path(name, root)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping, got {type(config).__name__}")
+    is_history = _is_history(result)
+    if is_history:
+        device = device if device is not None else result.device
+        seed = seed if seed is not None else result.seed
+        wall_time_s = wall_time_s if wall_time_s is not None else result.wall_time
+        result = result.to_dict()
+    record = {
+        "name": name,
+        "config": _plain(dict(config)),
+        "result_type": "History" if is_history else "json",
+        "result": _plain(result),
+        "provenance": provenance(
+            command=command, device=device, seed=seed, wall_time_s=wall_time_s
+        ),
+    }
+    return atomic_write(path, _dumps(record) + "\n")
+
+
+def _dumps(value, indent: str = "") -> str:
+    """JSON with one key per line but each list of numbers on one line (short, diffable)."""
+    inner = indent + " "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(inner + _dumps(v, inner) for v in value) + "\n" + indent + "]"
+    return json.dumps(value, allow_nan=False)
+
+
+def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read ``<root>/<name>.json`` written by :func:`save`.
+
+    Returns
+    -------
+    dict
+        ``{"name", "config", "result", "result_type", "provenance"}``; ``result`` is a
+        :class:`lrlab.train.History` when one was saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the path looked at.
+    """
+    path = _path(name, root)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results file {path} (save one with lrlab.results.save)")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record.get("result_type") == "History":
+        from lrlab.train import History
+
+        record["result"] = History.from_dict(record["result"])
+    return record
+
+
+def load_or_run(
+    name: str,
+    config: Mapping[str, Any],
+    run: Callable[[dict], Any],
+    cpu_config: Mapping[str, Any],
+    *,
+    root: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Load the stored result for ``config``, or run the CPU-scale variant and say so.
+
+    If ``<root>/<name>.json`` exists and its config equals ``config`` (compared as JSON),
+    it is loaded and a line naming the file, device and date is printed. Otherwise
+    ``run(cpu_config)`` is called, a line saying so (and why) is printed, and nothing is
+    written: stored results come only from full runs saved with :func:`save`.
+
+    Parameters
+    ----------
+    name : str
+        Results file stem.
+    config : mapping
+        The configuration the stored result must have been produced with.
+    run : callable
+        ``run(config) -> result`` (a History or a JSON-serialisable object).
+    cpu_config : mapping
+        The small configuration to run when no stored result matches.
+    root : path, optional
+        Results folder (see :func:`results_root`).
+
+    Returns
+    -------
+    dict
+        As :func:`load`, plus ``"source"``: ``"stored"`` or ``"cpu run"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rec = load_or_run("demo", {"epochs": 200}, lambda c: {"epochs": c["epochs"]},
+    ...                   {"epochs": 1}, root=tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    No stored result ... running the CPU-scale configuration instead.
+    >>> rec["source"], rec["result"]
+    ('cpu run', {'epochs': 1})
+    """
+    path = _path(name, root)
+    if not callable(run):
+        raise TypeError(f"run must be callable, got {run!r}")
+    for label, value in (("config", config), ("cpu_config", cpu_config)):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{label} must be a mapping, got {type(value).__name__}")
+    wanted = _plain(dict(config))
+    if path.is_file():
+        record = load(name, root=root)
+        if record["config"] == wanted:
+            prov = record["provenance"]
+            print(f"Loaded the stored result {path} (run on {prov['device']}, {prov['date']}).")
+            return {**record, "source": "stored"}
+        differ = sorted(
+            k
+            for k in set(wanted) | set(record["config"])
+            if wanted.get(k) != record["config"].get(k)
+        )
+        reason = f"{path} was produced with a different config (keys {', '.join(differ)})"
+    else:
+        reason = f"No stored result {path}"
+    print(f"{reason}: running the CPU-scale configuration instead.")
+    start = time.perf_counter()
+    result = run(dict(cpu_config))
+    wall = time.perf_counter() - start
+    is_history = _is_history(result)
+    return {
+        "name": name,
+        "config": _plain(dict(cpu_config)),
+        "result_type": "History" if is_history else "json",
+        "result": result,
+        "provenance": provenance(
+            device=result.device if is_history else None,
+            seed=result.seed if is_history else None,
+            wall_time_s=wall,
+        ),
+        "source": "cpu run",
+    }

@@ -1,0 +1,152 @@
+"""Tests of lrlab.models.small and lrlab.models.resnet: shapes, gradients, parameter counts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from cifar_fixture import one_thread  # noqa: F401 - used by pytestmark
+from torch import nn
+
+from lrlab import models
+from lrlab.models import resnet, small
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def conv_bn(fan_in: int, fan_out: int, k: int = 3) -> int:
+    """Parameters of a bias-free k x k convolution followed by BatchNorm (scale and shift)."""
+    return k * k * fan_in * fan_out + 2 * fan_out
+
+
+def basic_block(fan_in: int, fan_out: int, projection: bool) -> int:
+    shortcut = conv_bn(fan_in, fan_out, k=1) if projection else 0
+    return conv_bn(fan_in, fan_out) + conv_bn(fan_out, fan_out) + shortcut
+
+
+def he_cifar_resnet_count(depth: int, classes: int = 10) -> int:
+    """He et al. (2016), section 4.2: 16/32/64 channels, n blocks each, option-A shortcuts."""
+    n = (depth - 2) // 6
+    total = conv_bn(3, 16)
+    for fan_in, width in ((16, 16), (16, 32), (32, 64)):
+        total += basic_block(fan_in, width, False) + (n - 1) * basic_block(width, width, False)
+    return total + 64 * classes + classes
+
+
+def resnet18_count(classes: int = 10) -> int:
+    total = conv_bn(3, 64)
+    for fan_in, width in ((64, 64), (64, 128), (128, 256), (256, 512)):
+        total += basic_block(fan_in, width, fan_in != width) + basic_block(width, width, False)
+    return total + 512 * classes + classes
+
+
+@pytest.mark.parametrize(
+    ("depth", "paper_millions", "documented"),
+    [(20, 0.27, 269_722), (56, 0.85, 853_018), (110, 1.7, 1_727_962)],
+)
+def test_cifar_resnet_param_counts_match_he_et_al(depth, paper_millions, documented):
+    """He et al. 2016, Table 6: 0.27M, 0.85M and 1.7M parameters."""
+    model = models.build(f"resnet{depth}", 10)
+    assert n_params(model) == he_cifar_resnet_count(depth) == documented
+    assert f"{documented:,}" in resnet.BUILDERS[f"resnet{depth}"].__doc__
+    assert round(n_params(model) / 1e6, 2 if depth < 100 else 1) == paper_millions
+
+
+def test_resnet18_param_count_is_documented():
+    assert n_params(models.build("resnet18", 10)) == resnet18_count(10) == 11_173_962
+    assert n_params(models.build("resnet18", 100)) == resnet18_count(100) == 11_220_132
+    assert "11,173,962" in resnet.resnet18.__doc__ and "11,220,132" in resnet.resnet18.__doc__
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "documented"),
+    [
+        ("mlp", (1, 8, 8), 85_002),
+        ("mlp", (3, 32, 32), 855_050),
+        ("small_cnn", (1, 8, 8), 94_186),
+        ("small_cnn", (3, 32, 32), 94_762),
+    ],
+)
+def test_small_model_param_counts_are_documented(name, shape, documented):
+    model = models.build(name, 10, shape)
+    assert n_params(model) == documented
+    assert f"{documented:,}" in small.BUILDERS[name].__doc__
+    if name == "mlp":  # closed form: sum of fan_in * fan_out + fan_out
+        widths = [shape[0] * shape[1] * shape[2], 256, 256, 10]
+        assert documented == sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+    else:
+        c = shape[0]
+        assert documented == conv_bn(c, 32) + conv_bn(32, 64) + conv_bn(64, 128) + 128 * 10 + 10
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("mlp", (1, 8, 8)),
+        ("small_cnn", (1, 8, 8)),
+        ("small_cnn", (3, 32, 32)),
+        ("resnet18", (3, 32, 32)),
+        ("resnet20", (3, 32, 32)),
+        ("resnet56", (3, 16, 16)),  # any size works (global pooling); smaller is faster
+    ],
+)
+def test_forward_backward_gives_logits_and_gradients(name, shape):
+    torch.manual_seed(0)
+    model = models.build(name, 7, shape)
+    x = torch.randn(2, *shape)
+    logits = model(x)
+    assert logits.shape == (2, 7)
+    nn.functional.cross_entropy(logits, torch.tensor([0, 6])).backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_resnet110_builds_and_runs_forward():
+    model = models.build("resnet110", 100).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 100)
+    assert sum(isinstance(m, resnet.BasicBlock) for m in model.modules()) == 54
+
+
+def test_resnet18_is_the_cifar_variant():
+    """3x3 stride-1 stem, no max-pool: the first stage sees the full 32x32 image."""
+    model = models.build("resnet18")
+    stem = model.stem[0]
+    assert stem.kernel_size == (3, 3) and stem.stride == (1, 1)
+    assert not any(isinstance(m, nn.MaxPool2d) for m in model.modules())
+    seen = []
+
+    def record(module, inputs, output):
+        seen.append(tuple(output.shape))
+
+    model.stages[0].register_forward_hook(record)
+    model.eval()(torch.zeros(1, 3, 32, 32))
+    assert seen == [(1, 64, 32, 32)]
+
+
+def test_option_a_shortcut_subsamples_and_zero_pads():
+    block = resnet.BasicBlock(16, 32, stride=2, shortcut="A")
+    x = torch.randn(2, 16, 8, 8)
+    out = block.shortcut(x)
+    assert out.shape == (2, 32, 4, 4)
+    assert torch.equal(out[:, 8:24], x[:, :, ::2, ::2])
+    assert float(out[:, :8].abs().sum() + out[:, 24:].abs().sum()) == 0.0
+
+
+def test_bad_options_raise():
+    with pytest.raises(ValueError, match="depth must be 6n \\+ 2"):
+        resnet.cifar_resnet(21, 10)
+    with pytest.raises(ValueError, match="hidden must be"):
+        models.build("mlp", 10, (1, 8, 8), hidden=(0,))
+    with pytest.raises(ValueError, match="name must be one of"):
+        models.build("vgg16")
+
+
+def test_registry_holds_every_model_of_these_families():
+    assert {"mlp", "small_cnn", "resnet18", "resnet20", "resnet56", "resnet110"} <= set(
+        models.names()
+    )

@@ -1,0 +1,315 @@
+"""Tests of lrlab.train: per-step schedules, accuracy on digits, divergence, checkpoints and
+exact resumption, precision choice, History serialisation, speed helpers."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from cifar_fixture import one_thread  # noqa: F401 - used by pytestmark
+from torch import nn
+
+from lrlab import data, models, schedules, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", device="cpu")
+
+
+def mlp(digits, seed=0):
+    torch.manual_seed(seed)
+    return models.build("mlp", 10, digits.input_shape)
+
+
+def bn_dropout_net():
+    """Small net with the state a resume must restore: BatchNorm statistics and dropout."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(8 * 64, 10),
+    )
+
+
+@pytest.mark.parametrize(
+    ("precision", "device", "bf16", "expected"),
+    [
+        ("auto", "cuda", True, "bf16"),  # A100, H100, L4
+        ("auto", "cuda", False, "fp16"),  # T4, V100: fp16 with a gradient scaler
+        ("auto", "cpu", False, "fp32"),
+        ("auto", "mps", False, "fp32"),
+        ("fp32", "cuda", True, "fp32"),
+        ("bf16", "cpu", False, "bf16"),
+        ("fp16", "cuda", True, "fp16"),
+    ],
+)
+def test_precision_auto_chooses_by_device_capability(precision, device, bf16, expected):
+    assert train.choose_precision(precision, device, bf16) == expected
+
+
+def test_precision_refuses_what_the_device_cannot_do():
+    with pytest.raises(ValueError, match="'fp16' needs a CUDA device"):
+        train.choose_precision("fp16", "cpu", False)
+    with pytest.raises(ValueError, match="'bf16' needs a GPU with bf16"):
+        train.choose_precision("bf16", "cuda", False)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train.choose_precision("fp8", "cuda", True)
+
+
+def test_channels_last_auto_only_for_conv_nets_on_cuda():
+    assert train.choose_channels_last("auto", "cuda", has_conv=True) is True
+    assert train.choose_channels_last("auto", "cuda", has_conv=False) is False
+    assert train.choose_channels_last("auto", "cpu", has_conv=True) is False
+    assert train.choose_channels_last(True, "cpu", has_conv=False) is True
+    with pytest.raises(ValueError, match="channels_last must be"):
+        train.choose_channels_last("yes", "cpu", True)
+
+
+def test_fp16_step_with_gradient_scaler_matches_fp32():
+    """The GPU's fp16 path (autocast + GradScaler), run on the CPU: the recorded gradient
+    norm is the unscaled one and the update matches fp32 to fp16 accuracy."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    ref = copy.deepcopy(net)
+    x, y = torch.randn(32, 8), torch.randint(0, 3, (32,))
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12)
+    half = train.make_train_step(
+        net, torch.optim.SGD(net.parameters(), lr=0.1), "fp16", False, scaler
+    )
+    full = train.make_train_step(ref, torch.optim.SGD(ref.parameters(), lr=0.1))
+    (loss16, norm16, _), (loss32, norm32, _) = half(x, y, 0.1), full(x, y, 0.1)
+    assert float(norm16) == pytest.approx(float(norm32), rel=1e-2)
+    assert float(loss16) == pytest.approx(float(loss32), rel=1e-2)
+    for p, q in zip(net.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=1e-4, rtol=1e-3)
+
+
+def test_bf16_autocast_and_channels_last_paths_train(digits):
+    """The GPU defaults, forced on the CPU: bf16 autocast, channels-last conv net."""
+    history = train.fit(mlp(digits), digits, 0.05, 2, precision="bf16", progress=False)
+    assert history.config["precision"] == "bf16" and history.test_acc[-1] > 0.8
+    net = bn_dropout_net()
+    history = train.fit(net, digits, 0.05, 1, channels_last=True, progress=False)
+    assert history.config["channels_last"] and net[0].weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    assert all(math.isfinite(v) for v in history.loss)
+
+
+def test_mlp_on_digits_reaches_95_percent_in_seconds(digits):
+    start = time.perf_counter()
+    history = train.fit(mlp(digits), digits, 0.05, epochs=8, batch_size=64, progress=False)
+    assert history.test_acc[-1] >= 0.95
+    assert time.perf_counter() - start < 30  # about 2 s on an idle 2-core CPU
+    assert history.epochs == 8 and history.steps == 8 * digits.num_batches("train", 64)
+    assert history.config["precision"] == "fp32" and history.device == "cpu"
+
+
+def test_history_lr_is_the_schedule_at_every_step(digits):
+    spe = digits.num_batches("train", 100)  # 1347 / 100: the last batch of an epoch is short
+    schedule = schedules.cosine(0.1, total_steps=3 * spe)
+    history = train.fit(mlp(digits), digits, schedule, epochs=3, batch_size=100, progress=False)
+    assert history.steps == 3 * spe == 42
+    np.testing.assert_array_equal(history.lr, schedule(np.arange(history.steps)))
+
+
+def test_fit_equals_a_plain_torch_loop_with_torchs_own_scheduler(digits):
+    """The learning rate really reaches the optimizer at every step: the same batches fed to
+    torch.optim.SGD driven by torch's CosineAnnealingLR (stepped per batch) give the same
+    weights."""
+    spe = digits.num_batches("train", 128)
+    model = mlp(digits)
+    reference = copy.deepcopy(model)
+    history = train.fit(
+        model, digits, schedules.cosine(0.2, 2 * spe), 2, batch_size=128, progress=False
+    )
+    opt = torch.optim.SGD(reference.parameters(), lr=0.2, momentum=0.9, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2 * spe)
+    lrs = []
+    for epoch in range(2):
+        for x, y in digits.batches("train", 128, seed=train._epoch_seed(0, epoch)):
+            lrs.append(sched.get_last_lr()[0])
+            opt.zero_grad()
+            nn.functional.cross_entropy(reference(x), y).backward()
+            opt.step()
+            sched.step()
+    np.testing.assert_allclose(history.lr, lrs, rtol=1e-12)
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_after_interruption_repeats_the_uninterrupted_run(digits, tmp_path):
+    kwargs = dict(batch_size=256, progress=False, seed=5)
+    full_model = bn_dropout_net()
+    full = train.fit(full_model, digits, 0.05, 4, checkpoint=tmp_path / "full.ckpt", **kwargs)
+
+    class Crash:
+        def __call__(self, model, step, history):
+            pass
+
+        def on_epoch_end(self, model, epoch, history):
+            if epoch == 1:
+                raise KeyboardInterrupt("simulated crash during epoch 2")
+
+    ckpt = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(bn_dropout_net(), digits, 0.05, 4, checkpoint=ckpt, callbacks=[Crash()], **kwargs)
+    torch.manual_seed(123)  # a fresh process: other weights, other global RNG state
+    resumed_model = bn_dropout_net().apply(
+        lambda m: m.reset_parameters() if hasattr(m, "reset_parameters") else None
+    )
+    resumed = train.fit(resumed_model, digits, 0.05, 4, checkpoint=ckpt, resume=True, **kwargs)
+    for name in ("lr", "loss", "grad_norm", "train_loss", "train_acc", "test_loss", "test_acc"):
+        assert getattr(resumed, name) == getattr(full, name), name
+    assert resumed.epochs == 4 and len(resumed.epoch_time) == 4
+    full_state, resumed_state = full_model.state_dict(), resumed_model.state_dict()
+    assert all(torch.equal(full_state[k], resumed_state[k]) for k in full_state)
+
+
+def test_resume_refuses_a_checkpoint_of_other_options(digits, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    train.fit(mlp(digits), digits, 0.05, 1, checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match=r"different options: \['batch_size'\]"):
+        train.fit(mlp(digits), digits, 0.05, 2, 64, checkpoint=ckpt, resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"different options: \['schedule'\]"):
+        train.fit(mlp(digits), digits, 0.04, 2, checkpoint=ckpt, resume=True, progress=False)
+    # A schedule given as a function resumes (its repr changes between processes).
+    resumed = train.fit(
+        mlp(digits), digits, lambda t: 0.05, 2, checkpoint=ckpt, resume=True, progress=False
+    )
+    assert resumed.epochs == 2
+
+
+def test_resume_needs_at_least_the_epochs_done(digits, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    train.fit(mlp(digits), digits, 0.05, 2, checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match="epochs must be >= 2"):
+        train.fit(mlp(digits), digits, 0.05, 1, checkpoint=ckpt, resume=True, progress=False)
+
+
+def test_progress_bar_shows_loss_lr_and_accuracy(digits, capsys):
+    train.fit(mlp(digits), digits, 0.05, 1, progress=True)
+    err = capsys.readouterr().err
+    assert "11/11" in err and "loss=" in err and "lr=0.05" in err and "test_acc=" in err
+
+
+def test_checkpoint_is_written_atomically(digits, tmp_path, monkeypatch):
+    ckpt = tmp_path / "run.ckpt"
+    train.fit(mlp(digits), digits, 0.05, 1, checkpoint=ckpt, progress=False)
+    before = ckpt.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        train.fit(mlp(digits), digits, 0.05, 1, checkpoint=ckpt, progress=False)
+    assert ckpt.read_bytes() == before  # the old checkpoint is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["run.ckpt"]  # no temporary file left
+
+
+def test_huge_learning_rate_is_caught_as_divergence(digits):
+    history = train.fit(mlp(digits), digits, 1e3, epochs=3, progress=False)
+    step = history.diverged_at_step
+    assert history.diverged and step is not None and step < history.steps_per_epoch * 3
+    assert len(history.lr) == len(history.loss) == len(history.grad_norm) == step + 1
+    assert not (math.isfinite(history.loss[-1]) and math.isfinite(history.grad_norm[-1]))
+    assert all(math.isfinite(v) for v in history.loss[:step])
+    assert history.epochs < 3
+    restored = train.History.from_json(history.to_json())
+    assert restored.diverged_at_step == step
+    assert "diverged at step" in history.table()
+
+
+def test_callbacks_see_every_step_and_can_stop_the_run(digits):
+    seen = []
+
+    def watch(model, step, history):
+        seen.append((step, history.steps, history.loss[-1]))
+        history.record("weight_norm", step, float(model[1].weight.detach().norm()))
+        if step == 14:
+            raise train.StopTraining
+
+    history = train.fit(mlp(digits), digits, 0.05, epochs=3, callbacks=[watch], progress=False)
+    assert [s for s, _, _ in seen] == list(range(15))
+    assert all(steps == s + 1 for s, steps, _ in seen)
+    assert history.stopped_at_step == 14 and history.epochs == 1
+    assert [s for s, _ in history.extras["weight_norm"]] == list(range(15))
+
+
+def test_history_json_round_trip_and_plot(digits):
+    history = train.fit(mlp(digits), digits, 0.05, epochs=2, progress=False)
+    history.record("sharpness", 3, np.float32(1.5))
+    history.record("spectrum", 4, torch.tensor([2.0, 0.5]))
+    assert history.extras == {"sharpness": [[3, 1.5]], "spectrum": [[4, [2.0, 0.5]]]}
+    restored = train.History.from_json(history.to_json())
+    assert restored == history
+    history.record("sharpness", 5, float("inf"))
+    assert train.History.from_json(history.to_json()).extras["sharpness"][-1] == [5, math.inf]
+    fig = history.plot()
+    ax_lr, ax_loss, ax_acc = fig.axes
+    assert ax_lr.get_xlabel() == "optimizer step" and ax_lr.get_ylabel() == "learning rate"
+    assert ax_acc.get_xlabel() == "epoch" and len(ax_loss.get_lines()) == 3
+
+
+def test_bad_arguments_raise_before_training(digits):
+    net = mlp(digits)
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
+        train.fit(net, digits, 0.1, epochs=0)
+    with pytest.raises(ValueError, match="must be > 0, got -0.1"):
+        train.fit(net, digits, -0.1, epochs=1)
+    with pytest.raises(TypeError, match="schedule must be callable"):
+        train.fit(net, digits, "cosine", epochs=1)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint"):
+        train.fit(net, digits, 0.1, epochs=1, resume=True)
+    with pytest.raises(ValueError, match="'fp16' needs a CUDA device"):
+        train.fit(net, digits, 0.1, epochs=1, precision="fp16")
+    with pytest.raises(ValueError, match="nesterov=True needs"):
+        train.fit(net, digits, 0.1, epochs=1, optimizer="adam", nesterov=True)
+    with pytest.raises(ValueError, match=r"schedule\(0\) must be a finite rate >= 0"):
+        train.fit(net, digits, lambda step: -1.0, epochs=1, progress=False)
+
+
+def test_evaluate_restores_the_mode_and_counts_correctly(digits):
+    net = mlp(digits).train()
+    loss, acc = train.evaluate(net, digits, "test")
+    x, y = digits.tensors("test")
+    with torch.no_grad():
+        logits = net.eval()(x)
+    assert acc == pytest.approx(float((logits.argmax(1) == y).float().mean()))
+    assert loss == pytest.approx(float(nn.functional.cross_entropy(logits, y)), rel=1e-5)
+    assert train.evaluate(net.train(), digits)[1] == acc and net.training
+
+
+def test_training_flops_counts_forward_and_backward_matmuls():
+    """Per example: forward 2(ih + ho); backward 2(ih + ho) for the weight gradients plus
+    2ho for the hidden activations' gradient (none for the input, which needs no grad)."""
+    i, h, o = 12, 7, 5
+    net = nn.Sequential(nn.Linear(i, h), nn.ReLU(), nn.Linear(h, o))
+    assert train.training_flops(net, (i,), batch_size=3) == 4 * (i * h + h * o) + 2 * h * o
+
+
+def test_throughput_counts_images_of_timed_steps_only():
+    net = nn.Linear(4, 2)
+    step = train.make_train_step(net, torch.optim.SGD(net.parameters(), lr=0.1))
+    fetched = []
+
+    def batches():
+        while True:
+            fetched.append(1)
+            yield torch.randn(8, 4), torch.zeros(8, dtype=torch.long)
+
+    assert train.throughput(step, batches(), steps=3, warmup=2) > 0
+    assert len(fetched) == 5
+    with pytest.raises(ValueError, match="needs a GradScaler"):
+        train.make_train_step(net, torch.optim.SGD(net.parameters(), lr=0.1), "fp16")
