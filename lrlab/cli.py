@@ -1,4 +1,4 @@
-"""The ``lrlab`` command: ``lrlab train`` and ``lrlab bench train``.
+"""The ``lrlab`` command: ``lrlab train``, ``lrlab bench train`` and ``lrlab student``.
 
 Each subcommand is one function ``add_<name>_command(subparsers)`` that registers its
 parser and sets ``func`` (called with the parsed arguments, returns an exit code).
@@ -29,6 +29,7 @@ __all__ = [
     "add_model_options",
     "add_optimizer_options",
     "add_schedule_options",
+    "add_student_command",
     "add_train_command",
     "build_model",
     "build_parser",
@@ -607,8 +608,33 @@ def run_bench_train(args: argparse.Namespace) -> int:
 
 # --- entry point ----------------------------------------------------------------------------
 
+
 #: Functions registering one subcommand each (``add_x_command(subparsers)``).
-COMMANDS: list[Callable] = [add_train_command, add_bench_command]
+def add_student_command(subparsers) -> None:
+    """Register ``lrlab student``: student copies of chapters, solutions removed."""
+    parser = subparsers.add_parser(
+        "student",
+        help="write student copies of chapter notebooks, with the solutions removed",
+        description="Write a copy of each chapter notebook without its worked solutions "
+        "(every cell from {solution-start} to {solution-end}) and without outputs, for "
+        "handing out in a class. The exercises stay.",
+    )
+    parser.add_argument("notebooks", nargs="+", type=Path, help="chapter notebooks (.ipynb)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="folder for the student copies (created)"
+    )
+    parser.set_defaults(func=run_student)
+
+
+def run_student(args: argparse.Namespace) -> int:
+    from lrlab import classroom
+
+    for path in classroom.write_student_notebooks(args.notebooks, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+COMMANDS: list[Callable] = [add_train_command, add_bench_command, add_student_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
