@@ -30,7 +30,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 unit:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --doctest-modules lrlab tests
 
 # Every chapter executed by nbval (no outputs are stored, so this checks that each cell runs,
 # including the hidden assert cells that check the chapter's key numbers).

@@ -1,4 +1,4 @@
-"""Shared test set-up: a non-interactive matplotlib backend and one PyTorch thread.
+"""Shared test set-up (tests and doctests): a non-interactive matplotlib backend, one thread.
 
 The networks in these tests are tiny. On a 2-core machine a second OpenMP thread mostly
 waits for the first (a small MLP's Hessian-vector product took 84 ms with two threads
