@@ -199,6 +199,14 @@ def _plain(value) -> Any:
     return json.loads(json.dumps(value))
 
 
+def _shown(path: Path) -> str:
+    """The path as a reader should see it: relative to the working directory."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
 def _path(name: str, root) -> Path:
     if not isinstance(name, str) or not name or "/" in name or "\\" in name or name[0] == ".":
         raise ValueError(f"name must be a plain file stem such as 'cifar10_resnet18', got {name!r}")
@@ -363,9 +371,9 @@ def load_or_run(
             for k in set(wanted) | set(record["config"])
             if wanted.get(k) != record["config"].get(k)
         )
-        reason = f"{path} was produced with a different config (keys {', '.join(differ)})"
+        reason = f"{_shown(path)} was produced with a different config (keys {', '.join(differ)})"
     else:
-        reason = f"No stored result {path}"
+        reason = f"No stored result {_shown(path)}"
     print(f"{reason}: running the CPU-scale configuration instead.")
     start = time.perf_counter()
     result = run(dict(cpu_config))
