@@ -736,7 +736,7 @@ def range_test(
                 else optimizer
             )
             scaler = torch.amp.GradScaler(device.type) if prec == "fp16" else None
-            step = train.make_train_step(model, opt, prec, use_channels_last, scaler)
+            step = train.make_train_step(model, opt, prec, use_channels_last, scaler, metrics=False)
             batches = _train_batches(data, batch_size, seed)
             check_every = 8 if device.type == "cuda" and callback is None else 1
             after_step = None if callback is None else (lambda i: callback(model, i))

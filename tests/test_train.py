@@ -313,3 +313,20 @@ def test_throughput_counts_images_of_timed_steps_only():
     assert len(fetched) == 5
     with pytest.raises(ValueError, match="needs a GradScaler"):
         train.make_train_step(net, torch.optim.SGD(net.parameters(), lr=0.1), "fp16")
+
+
+def test_train_step_without_metrics_takes_the_same_step():
+    """metrics=False (what the range test uses) skips grad norm and accuracy, nothing else."""
+    weights = []
+    for metrics in (True, False):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        step = train.make_train_step(net, opt, metrics=metrics)
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(3):
+            x, y = torch.randn(8, 6, generator=gen), torch.randint(0, 3, (8,), generator=gen)
+            loss, grad_norm, correct = step(x, y, 0.05)
+        assert (grad_norm is None and correct is None) == (not metrics)
+        weights.append([p.detach().clone() for p in net.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
