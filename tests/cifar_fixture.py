@@ -7,8 +7,6 @@ with the members of the official archives (``cifar-10-batches-py/data_batch_1`` 
 ``uint8`` array of shape ``(n, 3072)``: 1,024 red, then green, then blue values per
 image, row by row; ``labels`` or ``fine_labels``/``coarse_labels``; ``filenames``;
 ``batch_label``), but only a few hundred random images.
-
-Also :func:`one_thread`, a fixture the training-core test modules use.
 """
 
 from __future__ import annotations
@@ -21,8 +19,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
 from lrlab.data import SOURCES, CifarSource
 
@@ -102,17 +98,3 @@ def corrupt_copy(archive: Archive, folder: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(bytes(data))
     return target
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """Run a module's tests with one PyTorch thread, then restore the setting.
-
-    The tensors in these tests are tiny; on a 2-core machine shared with other work, a
-    second OpenMP thread mostly waits for the first (a ResNet-110 forward on two images
-    took seconds with two threads, 0.2 s with one).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

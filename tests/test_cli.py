@@ -7,12 +7,8 @@ import json
 import types
 
 import numpy as np
-import pytest
-from cifar_fixture import one_thread  # noqa: F401 - used by pytestmark
 
 from lrlab import cli, schedules
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def subparsers_of(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

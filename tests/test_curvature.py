@@ -46,15 +46,6 @@ def _full_hessian(model, x, y) -> torch.Tensor:
     return torch.autograd.functional.hessian(loss_of, flat)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny matrices: one thread is many times faster than two on a loaded 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def problem():
     model, params, loss_fn, x, y = _mlp_problem()

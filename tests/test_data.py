@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms.functional as TF
-from cifar_fixture import corrupt_copy, one_thread, write_archive  # noqa: F401
+from cifar_fixture import corrupt_copy, write_archive
 
 from lrlab import data
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,15 +17,6 @@ from lrlab import dynamics
 MOMENTA = [(0.0, False), (0.5, False), (0.9, False), (0.5, True), (0.9, True), (0.99, True)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one thread is many times faster than two on a loaded 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _random_spd(dim: int, seed: int, low: float = 0.2, high: float = 4.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))

@@ -21,15 +21,6 @@ from lrlab import cli, data, lrfind, models, results
 from lrlab.lrfind import RangeTestResult
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models: one thread is many times faster than two on a loaded 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits():
     return data.load("digits", device="cpu")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cifar_fixture import one_thread  # noqa: F401 - used by pytestmark
 from torch import nn
 
 from lrlab import models
 from lrlab.models import resnet, small
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def n_params(model: nn.Module) -> int:

@@ -24,18 +24,9 @@ from lrlab import models, scale, schedules
 from lrlab.models import scale_invariant
 
 # float64 on a 2-core CPU: the tensors are tiny, so a second thread only adds overhead.
-pytestmark = pytest.mark.usefixtures("single_thread")
 
 #: Relative agreement the issue asks for over >= 1,000 float64 steps.
 TOLERANCE = 1e-9
-
-
-@pytest.fixture
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,9 @@ import time
 import numpy as np
 import pytest
 import torch
-from cifar_fixture import one_thread  # noqa: F401 - used by pytestmark
 from torch import nn
 
 from lrlab import data, models, schedules, train
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
