@@ -28,6 +28,7 @@ _SUBMODULES = (
     "results",
     "scale",
     "schedules",
+    "sweep",
     "train",
     "widgets",
 )
