@@ -25,6 +25,7 @@ _SUBMODULES = (
     "lrfind",
     "models",
     "plots",
+    "reproduce",
     "results",
     "scale",
     "schedules",

@@ -289,6 +289,7 @@ def run_one(
     data_root: str | os.PathLike = "data/cache",
     command: str | None = None,
     progress: bool = False,
+    max_steps: int | None = None,
 ) -> dict[str, Any]:
     """Train one config with :func:`lrlab.train.fit` and summarise the run.
 
@@ -307,6 +308,9 @@ def run_one(
         Recorded in the provenance; this process's command line by default.
     progress : bool
         Show fit's progress bar.
+    max_steps : int, optional
+        Stop after this many optimizer steps: a smoke test of the code path (its
+        result is not the config's and must not be stored as such).
 
     Returns
     -------
@@ -328,6 +332,10 @@ def run_one(
     from lrlab import models, results, train
 
     config = normalize(config)
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
+    ):
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
     device = torch.device(device) if device is not None else lrlab.device()
     data = _dataset(config["data"], str(data_root), device)
     steps_per_epoch = data.num_batches("train", config["batch_size"])
@@ -350,6 +358,7 @@ def run_one(
         channels_last=config["channels_last"],
         seed=config["seed"],
         progress=progress,
+        callbacks=[] if max_steps is None else [_StopAfter(max_steps)],
     )
     acc, loss = history.test_acc, history.test_loss
     return {
@@ -370,6 +379,19 @@ def run_one(
             wall_time_s=history.wall_time,
         ),
     }
+
+
+class _StopAfter:
+    """A ``fit`` callback ending the run after ``steps`` optimizer steps."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def __call__(self, model, step, history) -> None:
+        from lrlab.train import StopTraining
+
+        if step + 1 >= self.steps:
+            raise StopTraining
 
 
 # --- many runs ----------------------------------------------------------------------------
@@ -400,6 +422,7 @@ def run(
     progress: bool = True,
     address: str | None = None,
     resources: Mapping[str, float] | None = None,
+    max_steps: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every config of a grid (those not cached yet) and return all their records.
 
@@ -425,6 +448,9 @@ def run(
         ``RAY_ADDRESS`` if set, else a new local instance.
     resources : mapping, optional
         Per Ray trial, e.g. ``{"cpu": 1, "gpu": 0.25}``; default ``{"cpu": 1}``.
+    max_steps : int, optional
+        Smoke test: stop every run after this many steps (local engine only); nothing
+        is read from or written to the cache.
 
     Returns
     -------
@@ -436,6 +462,10 @@ def run(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     configs = expand(grid)
     keys = [config_key(c) for c in configs]
+    if max_steps is not None:
+        if engine != "local":
+            raise ValueError("max_steps (a smoke test) runs with engine='local' only")
+        cache = None  # a cut-short run is not the config's result
     cache = Path(cache) if cache is not None else None
     done = {k: r for k, c in zip(keys, configs, strict=True) if (r := _cached(cache, k, c))}
     todo = {k: c for k, c in zip(keys, configs, strict=True) if k not in done}
@@ -445,7 +475,9 @@ def run(
 
         bar = tqdm(total=len(keys), initial=len(keys) - len(todo), disable=not progress, unit="run")
         for key, config in todo.items():
-            done[key] = run_one(config, device=device, data_root=data_root, command=command)
+            done[key] = run_one(
+                config, device=device, data_root=data_root, command=command, max_steps=max_steps
+            )
             _store(cache, key, config, done[key])
             acc = done[key]["final_test_acc"]
             bar.set_postfix(last_acc="diverged" if acc is None else f"{acc:.3f}", refresh=False)

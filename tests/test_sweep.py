@@ -27,7 +27,9 @@ def test_expand_crosses_list_axes_last_key_fastest_and_concatenates_grids():
         (0.3, "constant"),
         (0.3, "cosine"),
     ]
-    assert all(c["epochs"] == 2 and c["batch_size"] == sweep.DEFAULTS["batch_size"] for c in configs)
+    assert all(
+        c["epochs"] == 2 and c["batch_size"] == sweep.DEFAULTS["batch_size"] for c in configs
+    )
     assert len(sweep.expand([{"seed": [0, 1]}, {"seed": [2, 3, 4]}])) == 5
 
 
