@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["choice", "flag", "integer", "integers", "number"]
+__all__ = ["choice", "flag", "integer", "integers", "number", "rates"]
 
 
 def _shown(value) -> str:
@@ -185,3 +185,30 @@ def flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {_shown(value)}")
     return bool(value)
+
+
+def rates(name: str, value) -> tuple[np.ndarray, bool]:
+    """Step sizes given as a scalar or a 1-D array, each finite and > 0.
+
+    Returns
+    -------
+    (numpy.ndarray, bool)
+        The rates as a 1-D float64 array, and whether ``value`` was a scalar (so that a
+        vectorised computation can drop its leading axis at the end: a scalar goes through
+        the same array code as an array).
+
+    Examples
+    --------
+    >>> rates("lr", 0.5)
+    (array([0.5]), True)
+    >>> rates("lr", [0.1, -1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be finite and > 0, got [0.1, -1.0]
+    """
+    values = np.asarray(value, dtype=float)
+    if values.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {values.shape}")
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return np.atleast_1d(values), values.ndim == 0
