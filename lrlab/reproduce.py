@@ -738,7 +738,7 @@ def run(
     wall = time.perf_counter() - start
     if smoke:
         return {"name": name, "config": config, "result": result, "smoke": True}
-    local = results.device_name(device if device is not None else lrlab.device())
+    local = lrlab.device_name(device if device is not None else lrlab.device())
     path = results.save(
         result_name(name, scale),
         result,

@@ -405,7 +405,7 @@ def _cached(cache: Path | None, key: str, config: dict) -> dict | None:
 
 
 def _store(cache: Path | None, key: str, config: dict, result: dict) -> None:
-    from lrlab.results import atomic_write
+    from lrlab._io import atomic_write
 
     if cache is not None:
         text = json.dumps({"key": key, "config": config, "result": result}, allow_nan=False)
