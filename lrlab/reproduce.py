@@ -37,6 +37,7 @@ __all__ = [
     "REGISTRY",
     "SCALES",
     "Experiment",
+    "cost_note",
     "describe",
     "get",
     "load",
@@ -510,6 +511,36 @@ def _data_names(exp: Experiment, config: dict) -> str:
     if exp.kind == "range_test":
         return config["test"]["dataset"]
     return config["data"]
+
+
+def cost_note(name: str, images_per_s: float | None = None) -> str:
+    """How to run an experiment at the paper's scale and what it costs, in one sentence.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    images_per_s : float, optional
+        Training throughput of the GPU (``lrlab bench train`` measures it); with it the
+        sentence adds the GPU time, ``work / images_per_s``.
+
+    Examples
+    --------
+    >>> print(cost_note("clr", images_per_s=50_000))  # doctest: +NORMALIZE_WHITESPACE
+    `lrlab reproduce clr --scale paper`: 6 runs, 28,500,000 training images;
+    at 50,000 images/s, 0.2 GPU-hours.
+    """
+    exp = get(name)
+    text = (
+        f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
+        f"{exp.work('paper'):,} training images"
+    )
+    if images_per_s is not None:
+        if not images_per_s > 0:
+            raise ValueError(f"images_per_s must be > 0, got {images_per_s}")
+        hours = exp.work("paper") / images_per_s / 3600
+        text += f"; at {images_per_s:,.0f} images/s, {hours:.1f} GPU-hours"
+    return text + "."
 
 
 def result_name(name: str, scale: str) -> str:

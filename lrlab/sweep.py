@@ -61,6 +61,7 @@ __all__ = [
     "run",
     "run_one",
     "summary",
+    "summary_table",
     "table",
 ]
 
@@ -599,6 +600,48 @@ def summary(records: Sequence[dict], metric: str = "final_test_acc") -> list[dic
             }
         )
     return rows
+
+
+def summary_table(records: Sequence[dict], metric: str = "final_test_acc") -> str:
+    """A Markdown table of the metric over seeds: one row per schedule, one column per rate.
+
+    Each cell is the mean over seeds with the range ``[min, max]`` (accuracies in %), and
+    the number of diverged seeds where there are any.
+
+    Examples
+    --------
+    >>> recs = [{"config": normalize({"seed": s}), "result": {"final_test_acc": a}}
+    ...         for s, a in [(0, 0.5), (1, 0.7)]]
+    >>> print(summary_table(recs))
+    | schedule | lr 0.1 |
+    |---|---|
+    | constant | 60.0% [50.0, 70.0] |
+    """
+    rows = summary(records, metric)
+    rates = sorted({r["lr"] for r in rows})
+    percent = metric.endswith("_acc")
+    scale = 100.0 if percent else 1.0
+    lines = [
+        "| schedule | " + " | ".join(f"lr {lr:g}" for lr in rates) + " |",
+        "|---" * (len(rates) + 1) + "|",
+    ]
+    for label in dict.fromkeys(r["label"] for r in rows):
+        cells = []
+        for lr in rates:
+            row = next((r for r in rows if r["label"] == label and r["lr"] == lr), None)
+            if row is None:
+                cells.append("")
+            elif row["mean"] is None:
+                cells.append(f"diverged ({row['diverged']} of {row['n']})")
+            else:
+                unit = "%" if percent else ""
+                text = f"{scale * row['mean']:.1f}{unit} [{scale * row['min']:.1f}, "
+                text += f"{scale * row['max']:.1f}]"
+                if row["diverged"]:
+                    text += f", {row['diverged']} of {row['n']} diverged"
+                cells.append(text)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def table(records: Sequence[dict], metrics: Sequence[str] = _RESULT_METRICS) -> str:

@@ -139,3 +139,12 @@ def test_describe_lists_every_entry_with_both_scales():
     for name in reproduce.names():
         assert f"\n{name}: " in f"\n{text}"
     assert text.count("  cpu: ") == text.count("  paper: ") == len(reproduce.names())
+
+
+def test_cost_note_counts_the_paper_runs_images():
+    """SGDR at paper scale: 2 data sets x (200 + 150) epochs x 50,000 images."""
+    note = reproduce.cost_note("sgdr", images_per_s=35_000)
+    assert note.startswith("`lrlab reproduce sgdr --scale paper`: 4 runs, 35,000,000 training")
+    assert "1000.0 GPU-hours" not in note and "0.3 GPU-hours" in note
+    with pytest.raises(ValueError, match="images_per_s must be > 0"):
+        reproduce.cost_note("sgdr", images_per_s=0)

@@ -168,3 +168,12 @@ def test_summary_and_plot_show_mean_and_seed_band_and_skip_diverged_runs():
     assert "diverged" in sweep.table(
         [{**records[3], "result": {"final_test_acc": None}}], metrics=["final_test_acc"]
     )
+
+
+def test_summary_table_has_a_row_per_schedule_and_a_column_per_rate():
+    records = [_record(0.1, 0, 0.5), _record(0.1, 1, 0.7), _record(1.0, 0, None)]
+    records.append(_record(1.0, 0, 0.9, "cosine"))
+    lines = sweep.summary_table(records).splitlines()
+    assert lines[0] == "| schedule | lr 0.1 | lr 1 |"
+    assert lines[2] == "| constant | 60.0% [50.0, 70.0] | diverged (1 of 1) |"
+    assert lines[3] == "| cosine |  | 90.0% [90.0, 90.0] |"
