@@ -104,7 +104,9 @@ def test_cache_resumes_an_interrupted_sweep_and_reruns_nothing_when_done(tmp_pat
     (tmp_path / f"{first[1]['key']}.json").unlink()
     ran = []
     real = sweep.run_one
-    monkeypatch.setattr(sweep, "run_one", lambda c, **kw: ran.append(c["seed"]) or real(c, **kw))
+    monkeypatch.setattr(
+        sweep.engines, "run_one", lambda c, **kw: ran.append(c["seed"]) or real(c, **kw)
+    )
     again = sweep.run(grid, cache=tmp_path, progress=False, device="cpu")
     assert ran == [1]
     assert [_metrics(r["result"]) for r in again] == [_metrics(r["result"]) for r in first]
