@@ -179,3 +179,23 @@ def test_summary_table_has_a_row_per_schedule_and_a_column_per_rate():
     assert lines[0] == "| schedule | lr 0.1 | lr 1 |"
     assert lines[2] == "| constant | 60.0% [50.0, 70.0] | diverged (1 of 1) |"
     assert lines[3] == "| cosine |  | 90.0% [90.0, 90.0] |"
+
+
+def test_yaml_and_json_grids_read_the_same(tmp_path):
+    pytest.importorskip("yaml", reason="PyYAML (lrlab[sweep]) reads YAML grids")
+    (tmp_path / "g.yaml").write_text(
+        "lr: [0.1, 0.3]\nschedule:\n  - cosine\n  - {name: sgdr, first_cycle: 1, unit: epoch}\n"
+    )
+    (tmp_path / "g.json").write_text(
+        json.dumps(
+            {
+                "lr": [0.1, 0.3],
+                "schedule": ["cosine", {"name": "sgdr", "first_cycle": 1, "unit": "epoch"}],
+            }
+        )
+    )
+    assert sweep.expand(sweep.load_grid(tmp_path / "g.yaml")) == sweep.expand(
+        sweep.load_grid(tmp_path / "g.json")
+    )
+    with pytest.raises(ValueError, match="must end in .json, .yaml or .yml"):
+        sweep.load_grid(tmp_path / "g.toml")

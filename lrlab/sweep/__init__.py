@@ -37,6 +37,8 @@ length, ``<rate>_ratio`` gives a rate parameter as a multiple of ``lr``
 True
 """
 
+from __future__ import annotations
+
 from lrlab.sweep.engines import ENGINES, run, run_one
 from lrlab.sweep.gather import plot, summary, summary_table, table
 from lrlab.sweep.grid import (

@@ -58,6 +58,8 @@ def load_grid(path: str | os.PathLike) -> dict | list:
     6
     """
     path = Path(path)
+    if path.suffix not in (".json", ".yaml", ".yml"):
+        raise ValueError(f"path must end in .json, .yaml or .yml, got {path.name!r}")
     text = path.read_text(encoding="utf-8")
     if path.suffix in (".yaml", ".yml"):
         try:
@@ -67,9 +69,7 @@ def load_grid(path: str | os.PathLike) -> dict | list:
                 "reading a YAML grid needs PyYAML: pip install 'lrlab[sweep]'"
             ) from None
         return yaml.safe_load(text)
-    if path.suffix == ".json":
-        return json.loads(text)
-    raise ValueError(f"path must end in .json, .yaml or .yml, got {path.name!r}")
+    return json.loads(text)
 
 
 def _schedule_spec(spec) -> dict:
