@@ -26,6 +26,7 @@ _SUBMODULES = (
     "lrfind",
     "models",
     "plots",
+    "restarts",
     "results",
     "scale",
     "schedules",

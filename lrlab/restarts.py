@@ -35,9 +35,12 @@ __all__ = [
     "CPU_CONFIGS",
     "EXPERIMENTS",
     "clr_experiment",
+    "clr_schedules",
     "cyclical_bounds",
     "sgdr_experiment",
+    "sgdr_schedules",
     "snapshot_experiment",
+    "snapshot_schedules",
     "store",
 ]
 
@@ -214,14 +217,42 @@ def _step_decay(lr: float, total_steps: int):
 # --- the experiments -------------------------------------------------------------------------
 
 
+def clr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dict:
+    """The schedules :func:`clr_experiment` compares, by name.
+
+    ``constant`` at the geometric mean of the bounds, ``step`` from ``max_lr`` divided by
+    10 at 50% and 75% of the run, and :func:`lrlab.schedules.cyclic` in the modes
+    ``triangular``, ``triangular2`` and ``exp_range`` between the bounds, with half-cycles
+    of ``step_size_epochs`` epochs (Smith 2017 recommends 2 to 10); ``exp_range``'s
+    amplitude halves every ``exp_range_halving_epochs`` epochs.
+
+    Examples
+    --------
+    >>> made = clr_schedules(CONFIGS["restarts_clr_mnist1d"], {"base_lr": 0.01, "max_lr": 0.1}, 10)
+    >>> sorted(made), made["triangular"](np.array([0, 40, 80])).round(3).tolist()
+    (['constant', 'exp_range', 'step', 'triangular', 'triangular2'], [0.01, 0.1, 0.01])
+    """
+    from lrlab import schedules
+
+    base_lr, max_lr = bounds["base_lr"], bounds["max_lr"]
+    total = config["epochs"] * steps_per_epoch
+    half = config["step_size_epochs"] * steps_per_epoch
+    gamma = 0.5 ** (1 / (config["exp_range_halving_epochs"] * steps_per_epoch))
+    return {
+        "constant": schedules.constant(float(np.sqrt(base_lr * max_lr))),
+        "step": _step_decay(max_lr, total),
+        **{
+            mode: schedules.cyclic(base_lr, max_lr, half, mode=mode, gamma=gamma)
+            for mode in ("triangular", "triangular2", "exp_range")
+        },
+    }
+
+
 def clr_experiment(config: Mapping) -> dict:
     """Cyclical rates against a constant rate and step decay, over seeds.
 
-    Schedules (all at the bounds ``base_lr``, ``max_lr`` found by :func:`cyclical_bounds`
-    on a range test): ``constant`` at their geometric mean, ``step`` from ``max_lr`` divided
-    by 10 at 50% and 75% of the run, and :func:`lrlab.schedules.cyclic` in the modes
-    ``triangular``, ``triangular2`` and ``exp_range`` with half-cycles of
-    ``step_size_epochs`` epochs (Smith 2017 recommends 2 to 10).
+    The bounds ``base_lr``, ``max_lr`` come from a range test read with
+    :func:`cyclical_bounds`; the schedules are those of :func:`clr_schedules`.
 
     Returns
     -------
@@ -230,23 +261,10 @@ def clr_experiment(config: Mapping) -> dict:
         "runs": {name: [run per seed]}}``; each run has ``seed`` and the per-epoch
         ``test_acc``, ``test_loss``, ``train_loss``, and ``wall_time_s``.
     """
-    from lrlab import schedules
-
     dataset = _data(config)
     per_epoch = dataset.num_batches("train", config["batch_size"])
-    total = config["epochs"] * per_epoch
     bounds = _bounds(config, dataset)
-    base_lr, max_lr = bounds["base_lr"], bounds["max_lr"]
-    half = config["step_size_epochs"] * per_epoch
-    gamma = 0.5 ** (1 / (config["exp_range_halving_epochs"] * per_epoch))
-    made = {
-        "constant": schedules.constant(float(np.sqrt(base_lr * max_lr))),
-        "step": _step_decay(max_lr, total),
-        **{
-            mode: schedules.cyclic(base_lr, max_lr, half, mode=mode, gamma=gamma)
-            for mode in ("triangular", "triangular2", "exp_range")
-        },
-    }
+    made = clr_schedules(config, bounds, per_epoch)
     runs = {
         name: [_fit(config, dataset, s, seed)[1] for seed in config["seeds"]]
         for name, s in made.items()
@@ -256,6 +274,28 @@ def clr_experiment(config: Mapping) -> dict:
         "steps_per_epoch": per_epoch,
         "schedules": {name: repr(s) for name, s in made.items()},
         "runs": runs,
+    }
+
+
+def sgdr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dict:
+    """The schedules :func:`sgdr_experiment` compares: SGDR from ``max_lr`` per peak decay.
+
+    Examples
+    --------
+    >>> made = sgdr_schedules(CONFIGS["restarts_sgdr_mnist1d"], {"max_lr": 0.1}, 1)
+    >>> list(made), made["peak_decay=0.5"](np.array([0, 10, 30])).tolist()
+    (['peak_decay=1', 'peak_decay=0.5'], [0.1, 0.05, 0.025])
+    """
+    from lrlab import schedules
+
+    return {
+        f"peak_decay={d:g}": schedules.sgdr(
+            bounds["max_lr"],
+            config["first_cycle_epochs"] * steps_per_epoch,
+            cycle_mult=config["cycle_mult"],
+            peak_decay=d,
+        )
+        for d in config["peak_decays"]
     }
 
 
@@ -272,20 +312,12 @@ def sgdr_experiment(config: Mapping) -> dict:
         "runs": {"peak_decay=<d>": [run per seed]}}``; each run also has ``"ensemble"``,
         the :meth:`lrlab.ensembles.EnsembleScores.to_dict` of its snapshots on the test set.
     """
-    from lrlab import ensembles, schedules
+    from lrlab import ensembles
 
     dataset = _data(config)
     per_epoch = dataset.num_batches("train", config["batch_size"])
     bounds = _bounds(config, dataset)
-    made = {
-        f"peak_decay={d:g}": schedules.sgdr(
-            bounds["max_lr"],
-            config["first_cycle_epochs"] * per_epoch,
-            cycle_mult=config["cycle_mult"],
-            peak_decay=d,
-        )
-        for d in config["peak_decays"]
-    }
+    made = sgdr_schedules(config, bounds, per_epoch)
     ends = ensembles.cycle_ends(next(iter(made.values())), config["epochs"] * per_epoch)
     runs = {}
     for name, schedule in made.items():
@@ -301,6 +333,29 @@ def sgdr_experiment(config: Mapping) -> dict:
         "cycle_ends": ends,
         "schedules": {name: repr(s) for name, s in made.items()},
         "runs": runs,
+    }
+
+
+def snapshot_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dict:
+    """The schedules of :func:`snapshot_experiment`: ``snapshot`` (SGDR with ``cycles``
+    equal cycles from ``max_lr``) and ``single`` (step decay from ``max_lr``).
+
+    Examples
+    --------
+    >>> made = snapshot_schedules(CONFIGS["restarts_snapshots_mnist1d"], {"max_lr": 0.1}, 1)
+    >>> made["snapshot"](np.array([0, 10])).tolist(), made["single"](np.array([0, 20])).tolist()
+    ([0.1, 0.1], [0.1, 0.010000000000000002])
+    """
+    from lrlab import schedules
+
+    total = config["epochs"] * steps_per_epoch
+    if total % config["cycles"]:
+        raise ValueError(
+            f"cycles ({config['cycles']}) must divide the run's {total} steps into equal cycles"
+        )
+    return {
+        "snapshot": schedules.sgdr(bounds["max_lr"], total // config["cycles"]),
+        "single": _step_decay(bounds["max_lr"], total),
     }
 
 
@@ -321,18 +376,14 @@ def snapshot_experiment(config: Mapping) -> dict:
         ``{"bounds", "steps_per_epoch", "cycle_ends", "schedules", "snapshot": [run per
         seed, with "ensemble"], "independent": [{"seeds", "runs", "ensemble"} per seed]}``.
     """
-    from lrlab import ensembles, schedules
+    from lrlab import ensembles
 
     dataset = _data(config)
     per_epoch = dataset.num_batches("train", config["batch_size"])
     total = config["epochs"] * per_epoch
-    if total % config["cycles"]:
-        raise ValueError(
-            f"cycles ({config['cycles']}) must divide the run's {total} steps into equal cycles"
-        )
     bounds = _bounds(config, dataset)
-    cyclic = schedules.sgdr(bounds["max_lr"], total // config["cycles"])
-    single = _step_decay(bounds["max_lr"], total)
+    made = snapshot_schedules(config, bounds, per_epoch)
+    cyclic, single = made["snapshot"], made["single"]
     ends = ensembles.cycle_ends(cyclic, total)
     snapshot_runs = []
     for seed in config["seeds"]:
