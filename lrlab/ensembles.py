@@ -411,6 +411,34 @@ class EnsembleScores:
         """Inverse of :meth:`to_dict`."""
         return cls(**{name: np.asarray(d[name]) for name in cls.__dataclass_fields__})
 
+    def table(self, steps: Sequence[int] | None = None) -> str:
+        """A text table, one row per k: the k-th member alone and the first k together.
+
+        Parameters
+        ----------
+        steps : sequence of int, optional
+            The optimizer step of each member (``Snapshots.taken``), shown in a column.
+
+        Examples
+        --------
+        >>> scores = EnsembleScores(np.array([1, 2]), np.array([0.9, 0.95]),
+        ...     np.array([0.3, 0.2]), np.array([0.9, 0.92]), np.array([0.3, 0.25]))
+        >>> print(scores.table(steps=[99, 199]))
+         k   step  member acc  member loss  ensemble acc  ensemble loss
+         1     99      0.9000       0.3000        0.9000         0.3000
+         2    199      0.9200       0.2500        0.9500         0.2000
+        """
+        if steps is not None and len(steps) != len(self.k):
+            raise ValueError(f"steps must hold one step per member ({len(self.k)}), got {steps}")
+        lines = [" k   step  member acc  member loss  ensemble acc  ensemble loss"]
+        for i, k in enumerate(self.k):
+            step = f"{int(steps[i]):>6d}" if steps is not None else f"{'':>6s}"
+            lines.append(
+                f"{int(k):>2d} {step}  {self.member_accuracy[i]:>10.4f}"
+                f"  {self.member_loss[i]:>11.4f}  {self.accuracy[i]:>12.4f}  {self.loss[i]:>13.4f}"
+            )
+        return "\n".join(lines)
+
 
 def evaluate(
     members,

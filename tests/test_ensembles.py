@@ -253,3 +253,14 @@ def test_snapshots_reject_bad_steps():
         ensembles.Snapshots([5, 2])
     with pytest.raises(TypeError, match="steps must be a sequence"):
         ensembles.Snapshots(5)
+
+
+def test_scores_table_has_one_row_per_k_with_the_steps():
+    scores = ensembles.EnsembleScores(
+        np.array([1, 2, 3]), np.array([0.8, 0.85, 0.9]), np.array([0.5, 0.4, 0.3]),
+        np.array([0.8, 0.82, 0.84]), np.array([0.5, 0.45, 0.41]),
+    )  # fmt: skip
+    lines = scores.table(steps=[9, 29, 69]).splitlines()
+    assert len(lines) == 4 and lines[3].split() == ["3", "69", "0.8400", "0.4100", "0.9000", "0.3000"]
+    with pytest.raises(ValueError, match="one step per member"):
+        scores.table(steps=[9])
