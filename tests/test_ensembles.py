@@ -261,6 +261,7 @@ def test_scores_table_has_one_row_per_k_with_the_steps():
         np.array([0.8, 0.82, 0.84]), np.array([0.5, 0.45, 0.41]),
     )  # fmt: skip
     lines = scores.table(steps=[9, 29, 69]).splitlines()
-    assert len(lines) == 4 and lines[3].split() == ["3", "69", "0.8400", "0.4100", "0.9000", "0.3000"]
+    assert len(lines) == 4
+    assert lines[3].split() == ["3", "69", "0.8400", "0.4100", "0.9000", "0.3000"]
     with pytest.raises(ValueError, match="one step per member"):
         scores.table(steps=[9])
