@@ -41,7 +41,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from lrlab.results import atomic_write
+from lrlab import _check
+from lrlab._io import atomic_write
 
 __all__ = [
     "NAMES",
@@ -290,7 +291,7 @@ class Dataset:
         >>> load("digits", device="cpu").num_batches("train", 128)
         11
         """
-        _check_batch_size(batch_size)
+        batch_size = _check.integer("batch_size", batch_size, minimum=1)
         return -(-self.size(split) // batch_size)
 
     def raw(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -341,7 +342,7 @@ class Dataset:
             Normalised float32 images and int64 labels.
         """
         split = self._split(split)
-        _check_batch_size(batch_size)
+        batch_size = _check.integer("batch_size", batch_size, minimum=1)
         images, labels = self._images[split], self._labels[split]
         n = len(labels)
         gen = torch.Generator().manual_seed(int(seed))
@@ -407,7 +408,7 @@ def torchvision_loader(
     from torchvision import transforms
 
     split = dataset._split(split)
-    _check_batch_size(batch_size)
+    batch_size = _check.integer("batch_size", batch_size, minimum=1)
     steps = []
     if augment and dataset.augmentation == "crop+flip":
         size = dataset.input_shape[1:]
@@ -426,11 +427,6 @@ def torchvision_loader(
         persistent_workers=num_workers > 0,
         generator=torch.Generator().manual_seed(seed),
     )
-
-
-def _check_batch_size(batch_size) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
 
 
 def _channel_stats(images: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
