@@ -212,19 +212,22 @@ EDGE_OF_STABILITY = {
         "gd-0.15": {"lr": 0.15},
         "gd-0.2": {"lr": 0.2},
         "gd-0.3": {"lr": 0.3},
-        "momentum-0.3": {"lr": 0.3, "momentum": 0.9},
-        "momentum-0.4": {"lr": 0.4, "momentum": 0.9},
+        "momentum-0.3": {"lr": 0.3, "momentum": 0.5},
         "sgd-0.2": {"lr": 0.2, "batch_size": 50},
-        "constant-0.6": {"lr": 0.6},
-        "warmup-0.6": {"lr": 0.6, "warmup_steps": 100},
+        "constant-1.5": {"lr": 1.5},
+        "warmup-1.5": {"lr": 1.5, "warmup_steps": 200},
         "ramp-4": {"lr": 4.0, "warmup_steps": 400},
     },
 }
-#: A variant that runs in well under a minute, shown when the stored result is missing.
+#: A smaller variant (one seed, half the steps), shown when the stored result is missing.
 EDGE_OF_STABILITY_CPU = {
-    **EDGE_OF_STABILITY,
-    "base": {**EDGE_OF_STABILITY["base"], "examples": 200, "steps": 100, "every": 20},
+    "base": {**EDGE_OF_STABILITY["base"], "examples": 200, "steps": 200, "every": 20},
     "seeds": [0],
+    "runs": {
+        **EDGE_OF_STABILITY["runs"],
+        "warmup-1.5": {"lr": 1.5, "warmup_steps": 100},
+        "ramp-4": {"lr": 4.0, "warmup_steps": 200},
+    },
 }
 
 
