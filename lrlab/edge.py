@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,6 +30,7 @@ __all__ = [
     "GradientCosine",
     "edge_of_stability",
     "run",
+    "stack",
     "subset",
 ]
 
@@ -261,3 +263,25 @@ def edge_of_stability(config: dict | None = None) -> dict:
         name: [run({**base, **options, "seed": seed}, data) for seed in config["seeds"]]
         for name, options in config["runs"].items()
     }
+
+
+def stack(seed_runs: list[dict], key: str) -> np.ndarray:
+    """One series of several runs (one per seed) as a float array, one row per run.
+
+    Missing values (None: a step after a divergence, an undefined cosine) become NaN; rows
+    of different lengths are padded with NaN at the end.
+
+    Examples
+    --------
+    >>> stack([{"loss": [1.0, 0.5]}, {"loss": [2.0, None]}], "loss").tolist()
+    [[1.0, 0.5], [2.0, nan]]
+    """
+    if not seed_runs:
+        raise ValueError("seed_runs must hold at least one run, got none")
+    if any(key not in r for r in seed_runs):
+        raise ValueError(f"key must name a series of every run, got {key!r}")
+    length = max(len(r[key]) for r in seed_runs)
+    out = np.full((len(seed_runs), length), np.nan)
+    for row, r in zip(out, seed_runs, strict=True):
+        row[: len(r[key])] = np.array(r[key], dtype=float)
+    return out

@@ -85,3 +85,10 @@ def test_run_with_momentum_warmup_and_minibatches(small):
 def test_bad_input_names_the_parameter(small, config, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         edge.run(config, data=small)
+
+
+def test_stack_pads_and_turns_none_into_nan():
+    rows = edge.stack([{"a": [1, 2, 3]}, {"a": [None, 5]}], "a")
+    np.testing.assert_array_equal(rows, [[1, 2, 3], [np.nan, 5, np.nan]])
+    with pytest.raises(ValueError, match="^key"):
+        edge.stack([{"a": [1]}], "b")
