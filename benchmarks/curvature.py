@@ -64,7 +64,7 @@ def train_once(subset, steps: int, lr: float, hidden, tracker=None):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--examples", type=int, default=500)
     parser.add_argument("--lr", type=float, default=0.2)
     parser.add_argument("--tol", type=float, default=1e-3)
@@ -74,6 +74,7 @@ def main() -> None:
     hidden = (64, 64)
     subset = digits_subset(args.examples)
     x, y = subset.tensors("train")
+    train_once(subset, 2, args.lr, hidden)  # untimed: the first run pays one-time imports
     base, history = train_once(subset, args.steps, args.lr, hidden)
     parameters = history.config["parameters"]
     print(

@@ -138,8 +138,9 @@ def run(config: dict | None = None, data=None) -> dict:
     -------
     dict
         ``"config"`` (complete), ``"lr"``, ``"loss"`` (per step), ``"sharpness_steps"``,
-        ``"sharpness"``, ``"threshold"``, ``"cosine"`` (per step from step 1; None at
-        steps where it is undefined), ``"diverged_at_step"`` and ``"hvps"``.
+        ``"sharpness"`` (None where the curvature overflowed), ``"threshold"``,
+        ``"cosine"`` (per step from step 1; None at steps where it is undefined),
+        ``"diverged_at_step"`` and ``"hvps"``.
 
     Examples
     --------
@@ -193,7 +194,7 @@ def run(config: dict | None = None, data=None) -> dict:
         "lr": history.lr,
         "loss": [finite(v) for v in history.loss],
         "sharpness_steps": [s for s, _ in history.extras.get("sharpness", [])],
-        "sharpness": [v for _, v in history.extras.get("sharpness", [])],
+        "sharpness": [finite(v) for _, v in history.extras.get("sharpness", [])],
         "threshold": [v for _, v in history.extras.get("stability_threshold", [])],
         "cosine": [
             finite(cosines[t]) if t in cosines else None for t in range(1, len(history.loss))

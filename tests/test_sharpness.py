@@ -209,3 +209,13 @@ def test_numpy_numbers_are_accepted():
     tracker = curvature.SharpnessTracker(x, y, every=np.int64(4), momentum=np.float64(0.5))
     assert tracker.every == 4
     assert curvature.stability_threshold(np.float32(0.5)) == 4.0
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+def test_overflowing_curvature_gives_nan_and_a_warning_not_an_error(method):
+    """A diverging run can reach weights whose Hessian overflows float32 (found in a GD run
+    at a rate far above 2/λ₀): the measurement must not crash the training loop."""
+    w = torch.tensor([1e30, 1.0], requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        value, _ = curvature.top_eigenvalue(lambda: (w**4).sum() * 1e-100, [w], method=method)
+    assert np.isnan(value)
