@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["choice", "flag", "integer", "number"]
+__all__ = ["choice", "flag", "integer", "integers", "number", "rates"]
 
 
 def _shown(value) -> str:
@@ -61,6 +61,34 @@ def integer(name: str, value, minimum: int | None = None, maximum: int | None = 
     elif maximum is not None and value > maximum:
         raise ValueError(f"{name} must be an integer <= {maximum}, got {_shown(value)}")
     return value
+
+
+def integers(name: str, values, minimum: int | None = None) -> tuple[int, ...]:
+    """``values`` as a non-empty tuple of ``int``, each a Python or NumPy integer >= ``minimum``.
+
+    Examples
+    --------
+    >>> integers("hidden", [256, np.int64(128)], minimum=1)
+    (256, 128)
+    >>> integers("hidden", (), minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden must be a non-empty sequence of integers >= 1, got ()
+    """
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of integers, got {_shown(values)}") from None
+    bound = "" if minimum is None else f" >= {minimum}"
+    if not values or not all(
+        isinstance(v, (int, np.integer))
+        and not isinstance(v, (bool, np.bool_))
+        and (minimum is None or v >= minimum)
+        for v in values
+    ):
+        shown = "(" + ", ".join(_shown(v) for v in values) + ("," if len(values) == 1 else "") + ")"
+        raise ValueError(f"{name} must be a non-empty sequence of integers{bound}, got {shown}")
+    return tuple(int(v) for v in values)
 
 
 def number(
@@ -157,3 +185,30 @@ def flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {_shown(value)}")
     return bool(value)
+
+
+def rates(name: str, value) -> tuple[np.ndarray, bool]:
+    """Step sizes given as a scalar or a 1-D array, each finite and > 0.
+
+    Returns
+    -------
+    (numpy.ndarray, bool)
+        The rates as a 1-D float64 array, and whether ``value`` was a scalar (so that a
+        vectorised computation can drop its leading axis at the end: a scalar goes through
+        the same array code as an array).
+
+    Examples
+    --------
+    >>> rates("lr", 0.5)
+    (array([0.5]), True)
+    >>> rates("lr", [0.1, -1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be finite and > 0, got [0.1, -1.0]
+    """
+    values = np.asarray(value, dtype=float)
+    if values.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {values.shape}")
+    if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return np.atleast_1d(values), values.ndim == 0
