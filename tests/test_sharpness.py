@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from lrlab import _sharpness_tracker, curvature, data, dynamics, train
+from lrlab import curvature, data, dynamics, train
+from lrlab.curvature import tracking
 from lrlab.step import square_loss
 
 
@@ -47,9 +48,8 @@ def _full_hessian_top(model: nn.Module, x, y, loss) -> float:
 
 
 def test_docstring_examples_run():
-    for module in (curvature, _sharpness_tracker):
-        result = doctest.testmod(module, extraglobs={"torch": torch, "nn": nn})
-        assert result.attempted > 0 and result.failed == 0
+    result = doctest.testmod(tracking, extraglobs={"torch": torch, "nn": nn})
+    assert result.attempted > 0 and result.failed == 0
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])

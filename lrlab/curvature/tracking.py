@@ -1,20 +1,135 @@
-"""Sharpness during training: a :func:`lrlab.train.fit` callback and its stability threshold.
+"""Sharpness of a network and its tracking during training, against the stability threshold.
 
-Import these from :mod:`lrlab.curvature`; they live here to keep that module one read long.
+:func:`sharpness` is the top Hessian eigenvalue of a model's loss on a batch;
+:class:`SharpnessTracker` records it during :func:`lrlab.train.fit` next to
+:func:`stability_threshold`, the sharpness above which the optimizer in use is unstable.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 from torch import nn
 
 from lrlab import _check
-from lrlab.curvature import sharpness
-from lrlab.step import LOSSES
+from lrlab.curvature.hessian import top_eigenvalue
+from lrlab.step import LOSSES, loss_function
 
-__all__ = ["SharpnessTracker", "stability_threshold"]
+__all__ = ["SharpnessTracker", "sharpness", "stability_threshold"]
+
+
+def sharpness(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss: str = "cross_entropy",
+    method: str = "lanczos",
+    tol: float = 1e-4,
+    iters: int = 100,
+    dtype: torch.dtype | None = None,
+    seed: int = 0,
+    return_info: bool = False,
+):
+    """The sharpness λ_max: the top Hessian eigenvalue of the mean loss over one batch.
+
+    Gradient descent with step η is stable near a minimum only if λ_max < 2/η; Cohen et al.
+    (ICLR 2021) found that full-batch training drives λ_max up to 2/η and keeps it there
+    (the edge of stability). The Hessian is never formed: :func:`top_eigenvalue` runs
+    Lanczos (or power iteration) on Hessian-vector products of
+    ``loss(model(inputs), targets)`` with respect to every parameter that requires grad.
+
+    The model is measured in its current mode (in ``train()`` mode BatchNorm uses the
+    batch's statistics, as training does); buffers such as BatchNorm's running averages are
+    restored afterwards, so the call has no side effect.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Without active dropout (the loss must be a fixed function).
+    inputs, targets : torch.Tensor
+        The batch (moved to the model's device); integer class labels as targets.
+    loss : {"cross_entropy", "mse"}
+        Cross-entropy, or the square loss on one-hot targets
+        (:func:`lrlab.step.square_loss`), both averaged over the batch.
+    method : {"lanczos", "power"}
+        See :func:`top_eigenvalue`.
+    tol : float
+        Relative residual at which the eigensolver stops.
+    iters : int
+        Maximum number of Hessian-vector products.
+    dtype : torch.dtype, optional
+        Measure on a copy of the model and the inputs in this dtype, e.g.
+        ``torch.float64`` where rounding matters; by default the model's own.
+    seed : int
+        Seed of the eigensolver's start vector.
+    return_info : bool
+        Also return :func:`top_eigenvalue`'s info dict (``hvps``, ``converged``, ...).
+
+    Returns
+    -------
+    float, or (float, dict) with ``return_info``
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    >>> value = sharpness(net, x, y, loss="mse", dtype=torch.float64)
+    >>> value > 0
+    True
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    criterion = loss_function(loss)
+    _check.choice("method", method, ("lanczos", "power"))
+    _check.integer("iters", iters, minimum=1)
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise TypeError("inputs and targets must be tensors")
+    if len(inputs) == 0 or len(inputs) != len(targets):
+        raise ValueError(
+            f"inputs and targets must hold the same number (>= 1) of examples, got "
+            f"{len(inputs)} and {len(targets)}"
+        )
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
+    if model.training and any(
+        isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()
+    ):
+        raise ValueError("model must have no active dropout (call model.eval() or set p=0)")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model must have parameters that require grad, got none")
+    net = model
+    if dtype is not None and dtype != params[0].dtype:
+        net = copy.deepcopy(model).to(dtype)
+        params = [p for p in net.parameters() if p.requires_grad]
+    device, float_dtype = params[0].device, params[0].dtype
+    x = inputs.to(device, float_dtype if inputs.is_floating_point() else inputs.dtype)
+    y = targets.to(device)
+    saved = {name: b.clone() for name, b in net.named_buffers()} if net is model else {}
+    try:
+        result = top_eigenvalue(
+            lambda: criterion(net(x), y),
+            params,
+            iters=iters,
+            tol=tol,
+            method=method,
+            seed=seed,
+            return_info=return_info,
+        )
+    finally:
+        with torch.no_grad():
+            for name, b in net.named_buffers():
+                if name in saved:
+                    b.copy_(saved[name])
+    if return_info:
+        value, _, info = result
+        return value, info
+    return result[0]
 
 
 def stability_threshold(lr, momentum: float = 0.0, nesterov: bool = False) -> float:
