@@ -12,7 +12,7 @@ For each it prints the wall time, the slowdown against training without tracking
 number of measurements, and the Hessian-vector products (HVPs) spent in total and per
 measurement. One table, all rows from one run of this script.
 
-Run: ``.venv/bin/python benchmarks/curvature.py`` (a few minutes on a 2-core CPU;
+Run: ``.venv/bin/python benchmarks/curvature.py`` (about six minutes on a busy 2-core CPU;
 ``--steps`` and ``--examples`` make it shorter or longer).
 """
 
