@@ -138,7 +138,8 @@ def run(config: dict | None = None, data=None) -> dict:
     -------
     dict
         ``"config"`` (complete), ``"lr"``, ``"loss"`` (per step), ``"sharpness_steps"``,
-        ``"sharpness"`` (None where the curvature overflowed), ``"threshold"``,
+        ``"sharpness"`` (None where the curvature overflowed), ``"threshold"`` (None at a
+        rate of 0, where there is none),
         ``"cosine"`` (per step from step 1; None at steps where it is undefined),
         ``"diverged_at_step"`` and ``"hvps"``.
 
@@ -195,7 +196,7 @@ def run(config: dict | None = None, data=None) -> dict:
         "loss": [finite(v) for v in history.loss],
         "sharpness_steps": [s for s, _ in history.extras.get("sharpness", [])],
         "sharpness": [finite(v) for _, v in history.extras.get("sharpness", [])],
-        "threshold": [v for _, v in history.extras.get("stability_threshold", [])],
+        "threshold": [finite(v) for _, v in history.extras.get("stability_threshold", [])],
         "cosine": [
             finite(cosines[t]) if t in cosines else None for t in range(1, len(history.loss))
         ],
