@@ -170,7 +170,7 @@ def save(
     ----------
     name : str
         File stem, e.g. ``"cifar10_resnet18_step_vs_peak"``.
-    result : lrlab.train.History or JSON-serialisable object
+    result : lrlab.history.History or JSON-serialisable object
         What the run produced. A ``History`` is stored as its dict and comes back as a
         ``History`` from :func:`load`.
     config : mapping
@@ -222,7 +222,7 @@ def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
     -------
     dict
         ``{"name", "config", "result", "result_type", "provenance"}``; ``result`` is a
-        :class:`lrlab.train.History` when one was saved.
+        :class:`lrlab.history.History` when one was saved.
 
     Raises
     ------

@@ -45,8 +45,7 @@ def _run_map(
 def _check_grad_map(grad, max_abs: float) -> None:
     if not callable(grad):
         raise TypeError(f"grad must be callable, got {type(grad).__name__}")
-    if not max_abs > 0:
-        raise ValueError(f"max_abs must be > 0, got {max_abs}")
+    _check.number("max_abs", max_abs, low=0, low_open=True, finite=False)
 
 
 def iterate(

@@ -16,10 +16,8 @@ __all__ = ["contraction_factor", "gd_quadratic", "max_stable_lr"]
 
 
 def _check_momentum(momentum: float, nesterov: bool) -> float:
-    momentum = float(momentum)
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    if nesterov and momentum == 0.0:
+    momentum = _check.number("momentum", momentum, 0, 1, high_open=True)
+    if _check.flag("nesterov", nesterov) and momentum == 0.0:
         raise ValueError("nesterov=True needs momentum > 0, got momentum=0.0")
     return momentum
 

@@ -84,8 +84,8 @@ def product_loss(r: float = 1.0) -> LossAndGrad:
         f(x, y) = \tfrac12 (r - xy)^2, \qquad \nabla f = -(r - xy)\,(y, x).
 
     Its minima form the hyperbola xy = r; at a minimum the Hessian's top eigenvalue is
-    x² + y² ≥ 2|r|, equal at the balanced minima |x| = |y| (Nar & Sastry, NeurIPS 2018), so
-    a step size γ leaves only the minima with x² + y² < 2/γ stable.
+    :math:`x^2 + y^2 \ge 2|r|`, equal at the balanced minima :math:`|x| = |y|` (Nar & Sastry,
+    NeurIPS 2018), so a step size γ leaves only the minima with x² + y² < 2/γ stable.
 
     Parameters
     ----------
