@@ -85,8 +85,7 @@ def sharpness(
     criterion = loss_function(loss)
     _check.choice("method", method, ("lanczos", "power"))
     _check.integer("iters", iters, minimum=1)
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
+    _check.number("tol", tol, low=0, low_open=True)
     if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise TypeError("inputs and targets must be tensors")
     if len(inputs) == 0 or len(inputs) != len(targets):
