@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "catapult",
     "classroom",
     "cli",
     "curvature",
     "data",
     "dynamics",
+    "edge",
     "ensembles",
     "explr",
     "history",

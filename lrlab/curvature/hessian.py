@@ -17,6 +17,7 @@ loss is not a fixed function. The functions here call ``loss_fn`` exactly once.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 
@@ -150,6 +151,8 @@ def _lanczos(matvec, q: torch.Tensor, iters: int, tol: float):
     w = matvec(q)
     for k in range(iters):
         alpha = float(torch.dot(basis[k], w))
+        if not math.isfinite(alpha):  # the curvature overflowed: there is nothing to solve
+            return math.nan, q, estimates, False
         alphas.append(alpha)
         w = w - alpha * basis[k]
         if k > 0:
@@ -160,6 +163,8 @@ def _lanczos(matvec, q: torch.Tensor, iters: int, tol: float):
         for _ in range(2):
             w = w - stacked.T @ (stacked @ w)
         beta = float(w.norm())
+        if not math.isfinite(beta):
+            return math.nan, q, estimates, False
         tridiagonal = torch.diag(torch.tensor(alphas, dtype=torch.float64))
         if k > 0:
             off = torch.tensor(betas, dtype=torch.float64)
@@ -186,6 +191,8 @@ def _power(matvec, v: torch.Tensor, iters: int, tol: float):
     for _ in range(iters):
         w = matvec(v)
         value = float(torch.dot(v, w))
+        if not math.isfinite(value):
+            return math.nan, v, estimates, False
         estimates.append(value)
         residual = float((w - value * v).norm())
         if residual <= tol * max(abs(value), 1e-30):
@@ -239,6 +246,7 @@ def top_eigenvalue(
     Returns
     -------
     eigenvalue : float
+        NaN (with a warning) when a Hessian-vector product overflows.
     eigenvector : list of torch.Tensor
         Unit-norm, one tensor per parameter.
     info : dict
@@ -266,7 +274,14 @@ def top_eigenvalue(
     start = _start_vector(params, seed)
     solver = _lanczos if method == "lanczos" else _power
     value, vector, estimates, converged = solver(matvec, start, iters, tol)
-    if not converged:
+    if math.isnan(value):
+        warnings.warn(
+            "top_eigenvalue: a Hessian-vector product was not finite (the loss or its "
+            "curvature overflows at these parameters); returning nan",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    elif not converged:
         warnings.warn(
             f"top_eigenvalue ({method}) did not reach tol={tol} in {iters} Hessian-vector "
             "products; raise iters",
