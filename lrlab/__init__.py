@@ -28,6 +28,7 @@ _SUBMODULES = (
     "results",
     "scale",
     "schedules",
+    "stability",
     "train",
     "widgets",
 )
