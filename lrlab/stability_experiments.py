@@ -1,0 +1,292 @@
+"""The network-stability chapter's experiments, run once and stored with provenance.
+
+:func:`run` trains, with :class:`lrlab.stability.StabilityTracker` attached, every run the
+chapter shows, for several seeds:
+
+- ``"schedules"``: constant rate, step decay (x0.1 at half and three quarters of the
+  run) and cosine annealing, on MNIST-1D with the 1-D CNN and on the digits with the MLP;
+- ``"batch_vs_rate"``: one MNIST-1D run at rate η and batch B, then three continuations
+  from the same weights: unchanged, rate η/f, batch f·B (the same SGD noise scale η/B as
+  the smaller rate, Smith et al. 2018);
+- ``"edge"``: full-batch gradient descent on the digits at several rates, with the
+  successive-gradient cosine every step and the sharpness (top Hessian eigenvalue of the
+  training loss) every few steps.
+
+``python -m lrlab.stability_experiments`` runs :data:`CONFIG` and saves the result as
+``network_stability`` with :func:`lrlab.results.save`; the chapter reads it with
+:func:`lrlab.results.load_or_run`, which runs the small :data:`CPU_CONFIG` instead when
+no stored result matches.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lrlab import curvature, data, models, results, schedules, stability, train
+
+__all__ = ["CONFIG", "CPU_CONFIG", "NAME", "main", "run"]
+
+#: Name of the results file.
+NAME = "network_stability"
+
+#: The stored configuration (several minutes on one CPU thread).
+CONFIG: dict[str, Any] = {
+    "seeds": [0, 1, 2],
+    "probe_size": 256,
+    "schedules": {
+        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 32, "batch_size": 128, "every": 8},
+        "digits": {"model": "mlp", "lr": 0.05, "epochs": 24, "batch_size": 64, "every": 6},
+    },
+    "batch_vs_rate": {
+        "data": "mnist1d",
+        "model": "cnn1d",
+        "lr": 0.05,
+        "batch_size": 32,
+        "factor": 4,
+        "epochs_before": 12,
+        "epochs_after": 12,
+        "every": 4,
+    },
+    "edge": {"hidden": [64, 64], "lrs": [0.05, 0.2, 0.5], "steps": 600, "sharpness_every": 50},
+}
+
+#: A CPU-sized variant for when no stored result matches (seconds, one seed).
+CPU_CONFIG: dict[str, Any] = {
+    "seeds": [0],
+    "probe_size": 128,
+    "schedules": {
+        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 4, "batch_size": 128, "every": 8},
+        "digits": {"model": "mlp", "lr": 0.05, "epochs": 4, "batch_size": 64, "every": 6},
+    },
+    "batch_vs_rate": {
+        "data": "mnist1d",
+        "model": "cnn1d",
+        "lr": 0.05,
+        "batch_size": 32,
+        "factor": 4,
+        "epochs_before": 2,
+        "epochs_after": 2,
+        "every": 4,
+    },
+    "edge": {"hidden": [64, 64], "lrs": [0.05, 0.5], "steps": 100, "sharpness_every": 50},
+}
+
+KINDS = ("constant", "step", "cosine")
+
+
+def _schedule(kind: str, lr: float, total_steps: int):
+    if kind == "constant":
+        return schedules.constant(lr)
+    if kind == "step":
+        return schedules.multistep(lr, [total_steps // 2, 3 * total_steps // 4], gamma=0.1)
+    return schedules.cosine(lr, total_steps)
+
+
+def _round(value):
+    """Six significant digits: the metrics are not more precise than that, the file is smaller."""
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_round(v) for v in value]
+    return float(f"{float(value):.6g}")
+
+
+def _columns(history: train.History) -> dict[str, Any]:
+    """The tracker's series as columns, ``{metric: {"steps": [...], "values": ...}}``."""
+    out = {}
+    for metric in history.extras:
+        steps, values = stability.series(history, metric)
+        out[metric] = {"steps": steps.tolist(), "values": _round(values)}
+    return out
+
+
+def _summary(history: train.History) -> dict[str, Any]:
+    return {
+        "metrics": _columns(history),
+        "lr": _round(history.lr),
+        "test_acc": _round(history.test_acc),
+        "test_loss": _round(history.test_loss),
+        "steps_per_epoch": history.steps_per_epoch,
+    }
+
+
+def _probe(dataset, size: int):
+    x, y = dataset.tensors("train")
+    return x[:size], y[:size]
+
+
+def _build(dataset, name: str, seed: int, **options):
+    torch.manual_seed(seed)
+    return models.build(name, dataset.num_classes, dataset.input_shape, **options)
+
+
+def _schedule_runs(config, datasets) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, c in config["schedules"].items():
+        dataset = datasets[name]
+        total = c["epochs"] * dataset.num_batches("train", c["batch_size"])
+        px, py = _probe(dataset, config["probe_size"])
+        out[name] = {}
+        for kind in KINDS:
+            out[name][kind] = []
+            for seed in config["seeds"]:
+                net = _build(dataset, c["model"], seed)
+                tracker = stability.StabilityTracker(px, py, every=c["every"])
+                history = train.fit(
+                    net,
+                    dataset,
+                    _schedule(kind, c["lr"], total),
+                    c["epochs"],
+                    batch_size=c["batch_size"],
+                    seed=seed,
+                    progress=False,
+                    callbacks=[tracker],
+                )
+                out[name][kind].append(_summary(history))
+    return out
+
+
+def _batch_vs_rate(config, datasets) -> dict[str, Any]:
+    c = config["batch_vs_rate"]
+    dataset = datasets[c["data"]]
+    px, py = _probe(dataset, config["probe_size"])
+    lr, batch, f = c["lr"], c["batch_size"], c["factor"]
+    variants = {  # label: (rate, batch size) of the continuation
+        "unchanged": (lr, batch),
+        "smaller rate": (lr / f, batch),
+        "larger batch": (lr, batch * f),
+    }
+    out: dict[str, Any] = {"before": [], **{label: [] for label in variants}}
+    for seed in config["seeds"]:
+        net = _build(dataset, c["model"], seed)
+        tracker = stability.StabilityTracker(px, py, every=c["every"])
+        history = train.fit(
+            net,
+            dataset,
+            lr,
+            c["epochs_before"],
+            batch_size=batch,
+            seed=seed,
+            progress=False,
+            callbacks=[tracker],
+        )
+        out["before"].append(_summary(history))
+        for label, (rate, size) in variants.items():
+            copy_net = copy.deepcopy(net)
+            tracker = stability.StabilityTracker(px, py, every=c["every"])
+            history = train.fit(
+                copy_net,
+                dataset,
+                rate,
+                c["epochs_after"],
+                batch_size=size,
+                seed=1000 + seed,  # the same data order for every continuation
+                progress=False,
+                callbacks=[tracker],
+            )
+            out[label].append(_summary(history))
+    return out
+
+
+class _Sharpness:
+    """Top Hessian eigenvalue of the full training loss every ``every`` steps (Lanczos)."""
+
+    def __init__(self, x, y, every: int):
+        self.x, self.y, self.every = x, y, every
+
+    def wants(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def __call__(self, model, step, history):
+        if not self.wants(step):
+            return
+        params = [p for p in model.parameters() if p.requires_grad]
+        value, _ = curvature.top_eigenvalue(
+            lambda: F.cross_entropy(model(self.x), self.y), params, iters=40, tol=1e-3
+        )
+        history.record("sharpness", step, value)
+
+
+def _edge(config, datasets) -> dict[str, Any]:
+    c = config["edge"]
+    dataset = datasets["digits"]
+    x, y = dataset.tensors("train")
+    px, py = _probe(dataset, config["probe_size"])
+    full_batch = dataset.size("train")
+    out: dict[str, Any] = {}
+    for lr in c["lrs"]:
+        out[str(lr)] = []
+        for seed in config["seeds"]:
+            net = _build(dataset, "mlp", seed, hidden=tuple(c["hidden"]))
+            # one step per "epoch": the whole training set is one batch
+            history = train.fit(
+                net,
+                dataset,
+                lr,
+                c["steps"],
+                batch_size=full_batch,
+                momentum=0.0,
+                weight_decay=0.0,
+                seed=seed,
+                progress=False,
+                callbacks=[
+                    stability.StabilityTracker(px, py, every=1),
+                    _Sharpness(x, y, c["sharpness_every"]),
+                ],
+            )
+            summary = _summary(history)
+            summary["loss"] = _round(history.loss)
+            del summary["test_loss"]
+            out[str(lr)].append(summary)
+    return out
+
+
+def run(config: dict[str, Any]) -> dict[str, Any]:
+    """Run every experiment of ``config`` (:data:`CONFIG` or :data:`CPU_CONFIG`).
+
+    Returns
+    -------
+    dict
+        ``{"schedules": {data: {kind: [run per seed]}}, "batch_vs_rate": {variant: [...]},
+        "edge": {str(lr): [...]}}``; each run is ``{"metrics": {metric: {"steps",
+        "values"}}, "lr", "test_acc", "test_loss", "steps_per_epoch"}`` (the edge runs
+        also ``"loss"``), the metrics as :class:`~lrlab.stability.StabilityTracker`
+        records them, plus ``"sharpness"`` in the edge runs.
+    """
+    device = torch.device("cpu")  # small models: the CPU is fast and deterministic
+    names = {*config["schedules"], config["batch_vs_rate"]["data"], "digits"}
+    datasets = {name: data.load(name, device=device) for name in sorted(names)}
+    return {
+        "schedules": _schedule_runs(config, datasets),
+        "batch_vs_rate": _batch_vs_rate(config, datasets),
+        "edge": _edge(config, datasets),
+    }
+
+
+def main() -> None:
+    """Run :data:`CONFIG` on one CPU thread and save it as ``network_stability``."""
+    config = CONFIG
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    result = run(config)
+    wall = time.perf_counter() - start
+    path = results.save(
+        NAME,
+        result,
+        config,
+        command="python -m lrlab.stability_experiments",
+        device="cpu",
+        seed=config["seeds"][0],
+        wall_time_s=wall,
+    )
+    print(f"saved {path} after {wall:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
