@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from lrlab import curvature, data, models, results, schedules, stability, train
 
-__all__ = ["CONFIG", "CPU_CONFIG", "NAME", "main", "run"]
+__all__ = ["CONFIG", "CPU_CONFIG", "NAME", "main", "mean_between", "run", "seed_band"]
 
 #: Name of the results file.
 NAME = "network_stability"
@@ -51,9 +51,9 @@ CONFIG: dict[str, Any] = {
         "factor": 4,
         "epochs_before": 12,
         "epochs_after": 12,
-        "every": 4,
+        "every": 8,
     },
-    "edge": {"hidden": [64, 64], "lrs": [0.05, 0.2, 0.5], "steps": 600, "sharpness_every": 50},
+    "edge": {"hidden": [64, 64], "lrs": [0.2, 0.5, 1.0, 2.0], "steps": 400, "sharpness_every": 20},
 }
 
 #: A CPU-sized variant for when no stored result matches (seconds, one seed).
@@ -72,9 +72,9 @@ CPU_CONFIG: dict[str, Any] = {
         "factor": 4,
         "epochs_before": 2,
         "epochs_after": 2,
-        "every": 4,
+        "every": 8,
     },
-    "edge": {"hidden": [64, 64], "lrs": [0.05, 0.5], "steps": 100, "sharpness_every": 50},
+    "edge": {"hidden": [64, 64], "lrs": [0.5, 2.0], "steps": 100, "sharpness_every": 20},
 }
 
 KINDS = ("constant", "step", "cosine")
@@ -267,6 +267,72 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "batch_vs_rate": _batch_vs_rate(config, datasets),
         "edge": _edge(config, datasets),
     }
+
+
+def _values(run_record: dict, metric: str, layer: str | None):
+    column = run_record["metrics"][metric]
+    values = column["values"]
+    if isinstance(values, dict):
+        if layer not in values:
+            raise ValueError(f"layer must be one of {sorted(values)} for {metric}, got {layer!r}")
+        values = values[layer]
+    elif layer is not None:
+        raise ValueError(f"{metric} has one value per step: layer must be None, got {layer!r}")
+    return np.asarray(column["steps"]), np.asarray(values, dtype=float)
+
+
+def seed_band(runs: list[dict], metric: str, layer: str | None = None):
+    """Mean, minimum and maximum over seeds of a recorded metric, step by step.
+
+    Parameters
+    ----------
+    runs : list of dict
+        One run per seed as :func:`run` stores them (recorded at the same steps).
+    metric : str
+        A metric of :class:`~lrlab.stability.StabilityTracker` (or ``"sharpness"``).
+    layer : str, optional
+        The layer, for per-layer metrics.
+
+    Returns
+    -------
+    steps, mean, low, high : numpy.ndarray
+
+    Examples
+    --------
+    >>> runs = [{"metrics": {"kl": {"steps": [5, 10], "values": [v, 2 * v]}}} for v in (1, 3)]
+    >>> [a.tolist() for a in seed_band(runs, "kl")]
+    [[5, 10], [2.0, 4.0], [1.0, 2.0], [3.0, 6.0]]
+    """
+    if not runs:
+        raise ValueError("runs must hold at least one run, got none")
+    columns = [_values(r, metric, layer) for r in runs]
+    steps = columns[0][0]
+    if any(not np.array_equal(s, steps) for s, _ in columns):
+        raise ValueError(f"runs must record {metric} at the same steps")
+    values = np.stack([v for _, v in columns])
+    return steps, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def mean_between(
+    run_record: dict, metric: str, start: int, stop: int, layer: str | None = None
+) -> float:
+    """Mean of a recorded metric over the records at steps ``start <= step < stop``.
+
+    The record at step ``t`` measures the update of step ``t``, so with a rate that drops
+    at step ``m``, ``mean_between(r, k, m - w, m)`` is the mean before the drop and
+    ``mean_between(r, k, m, m + w)`` after it.
+
+    Examples
+    --------
+    >>> r = {"metrics": {"kl": {"steps": [5, 10, 15], "values": [1.0, 2.0, 6.0]}}}
+    >>> mean_between(r, "kl", 6, 20)
+    4.0
+    """
+    steps, values = _values(run_record, metric, layer)
+    chosen = (steps >= start) & (steps < stop)
+    if not chosen.any():
+        raise ValueError(f"no record of {metric} at steps in [{start}, {stop})")
+    return float(values[chosen].mean())
 
 
 def main() -> None:
