@@ -89,12 +89,14 @@ def _schedule(kind: str, lr: float, total_steps: int):
 
 
 def _round(value):
-    """Six significant digits: the metrics are not more precise than that, the file is smaller."""
+    """Six significant digits (the metrics are not more precise, the file is smaller);
+    non-finite numbers (a run that diverged) become ``None``, JSON's null, read back as NaN."""
     if isinstance(value, dict):
         return {k: _round(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_round(v) for v in value]
-    return float(f"{float(value):.6g}")
+    value = float(value)
+    return float(f"{value:.6g}") if np.isfinite(value) else None
 
 
 def _columns(history: train.History) -> dict[str, Any]:
@@ -247,8 +249,31 @@ def _edge(config, datasets) -> dict[str, Any]:
     return out
 
 
-def run(config: dict[str, Any]) -> dict[str, Any]:
+def _load_datasets(config: dict[str, Any]) -> dict[str, data.Dataset]:
+    device = torch.device("cpu")  # small models: the CPU is fast and deterministic
+    names = {*config["schedules"], config["batch_vs_rate"]["data"], "digits"}
+    return {name: data.load(name, device=device) for name in sorted(names)}
+
+
+def _run_part(config: dict[str, Any], part: str, name: str | None = None):
+    """One experiment (``name``: one data set of the schedules), on one CPU thread."""
+    torch.set_num_threads(1)
+    datasets = _load_datasets(config)
+    if part == "schedules":
+        return _schedule_runs({**config, "schedules": {name: config["schedules"][name]}}, datasets)
+    return {"batch_vs_rate": _batch_vs_rate, "edge": _edge}[part](config, datasets)
+
+
+def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
     """Run every experiment of ``config`` (:data:`CONFIG` or :data:`CPU_CONFIG`).
+
+    Parameters
+    ----------
+    config : dict
+    jobs : int
+        Processes to spread the experiments over (one per data set of the schedules,
+        one for ``batch_vs_rate``, one for ``edge``); each uses one thread. The results
+        do not depend on it.
 
     Returns
     -------
@@ -257,16 +282,31 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "edge": {str(lr): [...]}}``; each run is ``{"metrics": {metric: {"steps",
         "values"}}, "lr", "test_acc", "test_loss", "steps_per_epoch"}`` (the edge runs
         also ``"loss"``), the metrics as :class:`~lrlab.stability.StabilityTracker`
-        records them, plus ``"sharpness"`` in the edge runs.
+        records them, plus ``"sharpness"`` in the edge runs. Non-finite numbers are
+        ``None``.
     """
-    device = torch.device("cpu")  # small models: the CPU is fast and deterministic
-    names = {*config["schedules"], config["batch_vs_rate"]["data"], "digits"}
-    datasets = {name: data.load(name, device=device) for name in sorted(names)}
-    return {
-        "schedules": _schedule_runs(config, datasets),
-        "batch_vs_rate": _batch_vs_rate(config, datasets),
-        "edge": _edge(config, datasets),
-    }
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    parts = [("schedules", name) for name in config["schedules"]]
+    parts += [("batch_vs_rate", None), ("edge", None)]
+    if jobs == 1:
+        threads = torch.get_num_threads()
+        outputs = [_run_part(config, part, name) for part, name in parts]
+        torch.set_num_threads(threads)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(min(jobs, len(parts)), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_run_part, config, part, name) for part, name in parts]
+            outputs = [f.result() for f in futures]
+    result: dict[str, Any] = {"schedules": {}}
+    for (part, _), output in zip(parts, outputs, strict=True):
+        if part == "schedules":
+            result["schedules"].update(output)
+        else:
+            result[part] = output
+    return result
 
 
 def _values(run_record: dict, metric: str, layer: str | None):
@@ -335,20 +375,26 @@ def mean_between(
     return float(values[chosen].mean())
 
 
-def main() -> None:
-    """Run :data:`CONFIG` on one CPU thread and save it as ``network_stability``."""
-    config = CONFIG
-    torch.set_num_threads(1)
+def main(argv: list[str] | None = None) -> None:
+    """Run :data:`CONFIG` (one thread per process) and save it as ``network_stability``.
+
+    ``python -m lrlab.stability_experiments [--jobs N]``.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run and store the network-stability runs.")
+    parser.add_argument("--jobs", type=int, default=1, help="processes (up to 4 are used)")
+    args = parser.parse_args(argv)
     start = time.perf_counter()
-    result = run(config)
+    result = run(CONFIG, jobs=args.jobs)
     wall = time.perf_counter() - start
     path = results.save(
         NAME,
         result,
-        config,
-        command="python -m lrlab.stability_experiments",
+        CONFIG,
+        command=f"python -m lrlab.stability_experiments --jobs {args.jobs}",
         device="cpu",
-        seed=config["seeds"][0],
+        seed=CONFIG["seeds"][0],
         wall_time_s=wall,
     )
     print(f"saved {path} after {wall:.0f} s")
