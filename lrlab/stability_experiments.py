@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -336,6 +337,8 @@ def seed_band(runs: list[dict], metric: str, layer: str | None = None):
     Returns
     -------
     steps, mean, low, high : numpy.ndarray
+        Over the steps all runs recorded: a run that diverged and stopped early ends the
+        band at its last record. Non-finite values are left out of the statistics.
 
     Examples
     --------
@@ -346,11 +349,15 @@ def seed_band(runs: list[dict], metric: str, layer: str | None = None):
     if not runs:
         raise ValueError("runs must hold at least one run, got none")
     columns = [_values(r, metric, layer) for r in runs]
-    steps = columns[0][0]
-    if any(not np.array_equal(s, steps) for s, _ in columns):
+    length = min(len(s) for s, _ in columns)
+    steps = columns[0][0][:length]
+    if any(not np.array_equal(s[:length], steps) for s, _ in columns):
         raise ValueError(f"runs must record {metric} at the same steps")
-    values = np.stack([v for _, v in columns])
-    return steps, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+    values = np.stack([v[:length] for _, v in columns])
+    finite = np.where(np.isfinite(values), values, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a step where every seed is NaN
+        return steps, np.nanmean(finite, 0), np.nanmin(finite, 0), np.nanmax(finite, 0)
 
 
 def mean_between(
@@ -369,9 +376,9 @@ def mean_between(
     4.0
     """
     steps, values = _values(run_record, metric, layer)
-    chosen = (steps >= start) & (steps < stop)
+    chosen = (steps >= start) & (steps < stop) & np.isfinite(values)
     if not chosen.any():
-        raise ValueError(f"no record of {metric} at steps in [{start}, {stop})")
+        raise ValueError(f"no finite record of {metric} at steps in [{start}, {stop})")
     return float(values[chosen].mean())
 
 

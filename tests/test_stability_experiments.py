@@ -34,7 +34,8 @@ def _tiny_config():
 def test_run_stores_every_experiment_and_round_trips_through_a_results_file(tmp_path):
     """Catches a run whose layout the chapter cannot read back: every schedule, variant and
     rate present, per-layer metrics as dicts of columns, a continuation with the larger
-    batch taking fewer steps, and the whole result saved and loaded unchanged."""
+    batch taking fewer steps, the same result from several processes, and the whole
+    result saved and loaded unchanged."""
     config = _tiny_config()
     out = stability_experiments.run(config)
     assert set(out["schedules"]["digits"]) == set(stability_experiments.KINDS)
@@ -47,6 +48,8 @@ def test_run_stores_every_experiment_and_round_trips_through_a_results_file(tmp_
     edge = out["edge"]["0.1"][0]
     assert edge["metrics"]["sharpness"]["steps"] == [0, 3]
     assert len(edge["metrics"]["gradient_cosine"]["steps"]) == 5  # steps 1..5
+    # spread over processes, the runs are the same (one thread each, same seeds)
+    assert stability_experiments.run(config, jobs=2) == out
     results.save(stability_experiments.NAME, out, config, device="cpu", root=tmp_path)
     loaded = results.load_or_run(
         stability_experiments.NAME, config, stability_experiments.run, config, root=tmp_path
@@ -69,6 +72,18 @@ def test_seed_band_is_the_mean_and_range_over_seeds():
     np.testing.assert_allclose(high, [6.0, 12.0, 24.0])
 
 
+def test_seed_band_ends_with_a_diverged_run_and_skips_missing_values():
+    """A diverged run stops early and may hold null (NaN) values: the band must cover only
+    the steps every run reached and ignore the NaNs instead of turning NaN itself."""
+    runs = _runs()
+    runs[2]["metrics"]["kl"] = {"steps": [4, 8], "values": [None, 12.0]}
+    steps, mean, low, high = stability_experiments.seed_band(runs, "kl")
+    np.testing.assert_array_equal(steps, [4, 8])
+    np.testing.assert_allclose(mean, [1.5, 6.0])
+    np.testing.assert_allclose(high, [2.0, 12.0])
+    assert stability_experiments.mean_between(runs[2], "kl", 0, 10) == 12.0
+
+
 def test_seed_band_refuses_runs_recorded_at_different_steps():
     """Catches averaging values that belong to different steps."""
     runs = _runs()
@@ -83,5 +98,5 @@ def test_mean_between_takes_the_half_open_window_and_layers():
     assert stability_experiments.mean_between(run, "drift", 4, 8, layer="0") == 1.0
     with pytest.raises(ValueError, match="layer must be one of"):
         stability_experiments.mean_between(run, "drift", 4, 8)
-    with pytest.raises(ValueError, match="no record"):
+    with pytest.raises(ValueError, match="no finite record"):
         stability_experiments.mean_between(run, "drift", 13, 20, layer="0")
