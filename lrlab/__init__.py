@@ -29,6 +29,7 @@ _SUBMODULES = (
     "scale",
     "schedules",
     "stability",
+    "stability_experiments",
     "train",
     "widgets",
 )
