@@ -1,4 +1,5 @@
-"""The ``lrlab`` command: ``train``, ``lr-find``, ``bench train`` and ``student``.
+"""The ``lrlab`` command: ``train``, ``lr-find``, ``bench train``, ``student``, ``sweep``,
+``reproduce``.
 
 Each subcommand is one function ``add_<name>_command(subparsers)`` that registers its
 parser and sets ``func`` (called with the parsed arguments, returns an exit code).
@@ -12,7 +13,8 @@ parameters become options (``--lr``, ``--min-lr``, ``--milestones 100,200``), fo
 reading the factory's signature and docstring, so a new factory needs no change here.
 
 The package holds one file per subcommand (:mod:`~lrlab.cli.train`,
-:mod:`~lrlab.cli.lr_find`, :mod:`~lrlab.cli.bench`, :mod:`~lrlab.cli.student`), the shared
+:mod:`~lrlab.cli.lr_find`, :mod:`~lrlab.cli.bench`, :mod:`~lrlab.cli.student`,
+:mod:`~lrlab.cli.sweep`, :mod:`~lrlab.cli.reproduce`), the shared
 option groups (:mod:`~lrlab.cli.options`) and the schedule options
 (:mod:`~lrlab.cli.schedule_options`); every name is importable from ``lrlab.cli``.
 """
@@ -33,12 +35,14 @@ from lrlab.cli.options import (
     build_model,
     load_data,
 )
+from lrlab.cli.reproduce import add_reproduce_command
 from lrlab.cli.schedule_options import (
     add_schedule_options,
     schedule_factories,
     schedule_from_args,
 )
 from lrlab.cli.student import add_student_command
+from lrlab.cli.sweep import add_sweep_command
 from lrlab.cli.train import add_train_command
 
 __all__ = [
@@ -48,8 +52,10 @@ __all__ = [
     "add_lr_find_command",
     "add_model_options",
     "add_optimizer_options",
+    "add_reproduce_command",
     "add_schedule_options",
     "add_student_command",
+    "add_sweep_command",
     "add_train_command",
     "build_model",
     "build_parser",
@@ -67,6 +73,8 @@ COMMANDS: list[Callable] = [
     add_lr_find_command,
     add_bench_command,
     add_student_command,
+    add_sweep_command,
+    add_reproduce_command,
 ]
 
 
