@@ -72,7 +72,7 @@ def main() -> None:
     print(f"{'variant':24}{'CPU s':>9}{'vs plain fit':>14}{'records':>9}")
     for k in variants:
         label = "fit (no callback)" if k is None else f"fit + tracker, every={k}"
-        records = 0 if k is None else steps // k
+        records = 0 if k is None else (steps - 1) // k  # at steps k, 2k, ... < steps
         print(f"{label:24}{best[k]:9.2f}{best[k] / best[None]:13.2f}x{records:9d}")
 
 
