@@ -30,7 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Schedule = Callable[[int | np.ndarray], float | np.ndarray]
+from lrlab import schedules
+from lrlab.schedules import Schedule
+
+#: What this module accepts as a base schedule: any ``s(step) -> lr``, vectorised.
+ScheduleLike = Callable[[int | np.ndarray], float | np.ndarray]
 
 
 # --------------------------------------------------------------------------- validation
@@ -56,22 +60,6 @@ def _check_steps(name: str, steps: int) -> int:
     if isinstance(steps, bool) or int(steps) != steps or steps < 1:
         raise ValueError(f"{name} must be a positive integer, got {steps!r}")
     return int(steps)
-
-
-def _as_steps(step, limit: int | None = None) -> np.ndarray:
-    """Validate a schedule's argument: a non-negative integer (array), below ``limit``."""
-    t = np.asarray(step)
-    if t.dtype == bool or not np.issubdtype(t.dtype, np.integer):
-        raise TypeError(f"step must be an int or an integer array, got {t.dtype}")
-    if t.size and t.min() < 0:
-        raise ValueError(f"step must be >= 0, got {t.min()}")
-    if limit is not None and t.size and t.max() >= limit:
-        raise ValueError(f"step must be < {limit} (the schedule was built for that many steps)")
-    return t
-
-
-def _scalar_or_array(values: np.ndarray, step):
-    return float(values) if np.ndim(step) == 0 else values
 
 
 # --------------------------------------------------------------------------- schedules
@@ -145,7 +133,7 @@ def explr_schedule(lr: float, weight_decay: float, momentum: float = 0.0) -> Sch
 
     Returns
     -------
-    callable
+    lrlab.schedules.Schedule
         ``s(step) -> lr`` for a 0-based int or integer array ``step``.
 
     Examples
@@ -156,30 +144,32 @@ def explr_schedule(lr: float, weight_decay: float, momentum: float = 0.0) -> Sch
     (0.1001, 1.002003)
     """
     alpha = explr_alpha(lr, weight_decay, momentum)
+    lr = _check_lr(lr)
     log_alpha = math.log(alpha)
-
-    def schedule(step):
-        t = _as_steps(step)
-        return _scalar_or_array(lr * np.exp(-(2 * t + 1) * log_alpha), step)
-
-    return schedule
+    params = {"lr": lr, "weight_decay": float(weight_decay), "momentum": float(momentum)}
+    return Schedule("explr", params, lambda t: lr * np.exp(-(2 * t + 1) * log_alpha))
 
 
-def _base_rates(schedule: Schedule, steps: int) -> np.ndarray:
+def _base_rates(schedule: ScheduleLike, steps: int) -> np.ndarray:
     rates = np.asarray(schedule(np.arange(steps)), dtype=float)
     if rates.shape != (steps,) or not np.all(np.isfinite(rates)) or np.any(rates <= 0):
         raise ValueError("schedule must give a finite learning rate > 0 at every step")
     return rates
 
 
-def _tabulated(rates: np.ndarray) -> Schedule:
+def _tabulated(name: str, params: dict, rates: np.ndarray) -> Schedule:
+    """A Schedule that looks its rates up in a table of ``len(rates)`` steps."""
     steps = len(rates)
 
-    def schedule(step):
-        t = _as_steps(step, limit=steps)
-        return _scalar_or_array(rates[t], step)
+    def lookup(t: np.ndarray) -> np.ndarray:
+        if t.size and t.max() >= steps:
+            raise ValueError(
+                f"step must be < {steps} (the schedule was built for that many steps), "
+                f"got {int(t.max())}"
+            )
+        return rates[t.astype(np.int64)]
 
-    return schedule
+    return Schedule(name, {**params, "steps": steps}, lookup)
 
 
 def _rates_from_alphas(rates: np.ndarray, alphas: np.ndarray) -> np.ndarray:
@@ -190,7 +180,7 @@ def _rates_from_alphas(rates: np.ndarray, alphas: np.ndarray) -> np.ndarray:
 
 
 def explr_from_schedule(
-    schedule: Schedule, weight_decay: float, momentum: float, steps: int
+    schedule: ScheduleLike, weight_decay: float, momentum: float, steps: int
 ) -> Schedule:
     """The exactly equivalent no-weight-decay schedule for any base schedule eta_t.
 
@@ -226,7 +216,7 @@ def explr_from_schedule(
 
     Returns
     -------
-    callable
+    lrlab.schedules.Schedule
         ``s(step) -> lr`` of the run without weight decay.
 
     Examples
@@ -251,10 +241,11 @@ def explr_from_schedule(
                 f"no equivalent schedule: the scale factor alpha_t = {alphas[t]:.4g} <= 0 at "
                 f"step {t}; lr*weight_decay is too large for this momentum"
             )
-    return _tabulated(_rates_from_alphas(rates, alphas))
+    params = {"schedule": repr(schedule), "weight_decay": weight_decay, "momentum": momentum}
+    return _tabulated("explr_from_schedule", params, _rates_from_alphas(rates, alphas))
 
 
-def texp(schedule: Schedule, weight_decay: float, momentum: float, steps: int) -> Schedule:
+def texp(schedule: ScheduleLike, weight_decay: float, momentum: float, steps: int) -> Schedule:
     """Li & Arora's Tapered-EXPonential schedule (TEXP), an approximation of the exact one.
 
     TEXP uses, at every step, the stationary root ``alpha*(eta_t)`` of :func:`explr_alpha`
@@ -274,7 +265,7 @@ def texp(schedule: Schedule, weight_decay: float, momentum: float, steps: int) -
 
     Returns
     -------
-    callable
+    lrlab.schedules.Schedule
         ``s(step) -> lr`` for ``0 <= step < steps``.
 
     Examples
@@ -291,7 +282,8 @@ def texp(schedule: Schedule, weight_decay: float, momentum: float, steps: int) -
     rates = _base_rates(schedule, steps)
     roots = {lr: explr_alpha(lr, weight_decay, momentum) for lr in np.unique(rates)}
     alphas = np.array([roots[lr] for lr in rates])
-    return _tabulated(_rates_from_alphas(rates, alphas))
+    params = {"schedule": repr(schedule), "weight_decay": weight_decay, "momentum": momentum}
+    return _tabulated("texp", params, _rates_from_alphas(rates, alphas))
 
 
 # --------------------------------------------------------------------------- PyTorch side
@@ -468,11 +460,10 @@ def scale_invariance_residuals(
     return results
 
 
-def _as_base_schedule(lr_or_schedule: float | Schedule) -> Schedule:
+def _as_base_schedule(lr_or_schedule: float | ScheduleLike) -> ScheduleLike:
     if callable(lr_or_schedule):
         return lr_or_schedule
-    lr = _check_lr(lr_or_schedule)
-    return lambda step: _scalar_or_array(np.full(np.shape(step), lr), step)
+    return schedules.constant(_check_lr(lr_or_schedule))
 
 
 def _batches(n: int, batch_size: int | None, steps: int, seed: int) -> list[torch.Tensor | None]:
@@ -518,7 +509,7 @@ def sgd_trajectory(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    schedule: float | Schedule,
+    schedule: float | ScheduleLike,
     steps: int,
     *,
     weight_decay: float = 0.0,
@@ -609,12 +600,12 @@ def explr_pair(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    schedule: float | Schedule,
+    schedule: float | ScheduleLike,
     weight_decay: float,
     momentum: float = 0.0,
     steps: int = 1000,
     *,
-    explr: str | Schedule = "exact",
+    explr: str | ScheduleLike = "exact",
     init_buffers: bool = True,
     batch_size: int | None = None,
     seed: int = 0,
