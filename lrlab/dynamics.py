@@ -168,9 +168,7 @@ def _characteristic(a, momentum: float, nesterov: bool):
     return 1.0 + momentum - a, momentum + 0.0 * a
 
 
-def contraction_factor(
-    lr, h, momentum: float = 0.0, nesterov: bool = False
-) -> float | np.ndarray:
+def contraction_factor(lr, h, momentum: float = 0.0, nesterov: bool = False) -> float | np.ndarray:
     r"""Per-step contraction of GD along an eigendirection with curvature h.
 
     This is the spectral radius of the linear map that one step applies to that direction:
