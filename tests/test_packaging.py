@@ -1,9 +1,9 @@
 """The two ways to install (pip with pyproject.toml, conda with environment.yml) agree."""
 
 import re
+import tomllib
 from pathlib import Path
 
-import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
