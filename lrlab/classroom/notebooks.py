@@ -111,9 +111,9 @@ def solution_only_names(notebook: dict, name: str = "notebook") -> dict[int, lis
     Examples
     --------
     >>> nb = {"cells": [
-    ...     {"cell_type": "markdown", "source": "```{solution-start} q\n```"},
+    ...     {"cell_type": "markdown", "source": "```{solution-start} q\\n```"},
     ...     {"cell_type": "code", "source": "answer = 42"},
-    ...     {"cell_type": "markdown", "source": "```{solution-end}\n```"},
+    ...     {"cell_type": "markdown", "source": "```{solution-end}\\n```"},
     ...     {"cell_type": "code", "source": "assert answer == 42"},
     ... ]}
     >>> solution_only_names(nb)
