@@ -216,7 +216,7 @@ class TwoLayerReLU(nn.Module):
         return features @ self.readout.T / self.width**0.5
 
 
-#: The configuration of the book's ReLU phase diagram, stored as ``data/results/relu_catapult.json``
+#: The configuration of the book's ReLU phase diagram, stored as ``lrlab/results_data/relu_catapult.json``
 #: (a few minutes on one CPU core; see :func:`relu_catapult`).
 RELU_CATAPULT = {
     "data": "digits",
