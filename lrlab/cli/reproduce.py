@@ -20,7 +20,8 @@ def add_reproduce_command(subparsers) -> None:
         description="Run one of the book's experiments (lrlab.reproduce) and store its result "
         "with provenance in the results folder (LRLAB_RESULTS, else the package folder "
         "lrlab/results_data), where the chapters find it. --scale cpu runs on MNIST-1D or "
-        "the digits in minutes; --scale paper runs the paper's CIFAR setting, for a GPU. --list describes them.",
+        "the digits in minutes; --scale paper runs the paper's CIFAR setting, for a GPU. "
+        "--list describes them.",
         epilog="example: lrlab reproduce sgdr --scale cpu",
     )
     parser.add_argument("name", nargs="?", choices=names(), help="experiment to run")
