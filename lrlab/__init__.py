@@ -22,6 +22,7 @@ _SUBMODULES = (
     "curvature",
     "data",
     "dynamics",
+    "landscape",
     "lrfind",
     "models",
     "plots",

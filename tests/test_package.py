@@ -20,5 +20,5 @@ def test_every_listed_submodule_loads_on_first_use(name):
 
 
 def test_unknown_attributes_raise_attribute_error():
-    with pytest.raises(AttributeError, match="no attribute 'landscape'"):
-        lrlab.landscape  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'no_such_module'"):
+        lrlab.no_such_module  # noqa: B018
