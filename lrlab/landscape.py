@@ -28,11 +28,14 @@ weights they no longer match the activations, which makes BatchNorm networks loo
 there than they would with recomputed statistics. Filter-normalised directions leave
 BatchNorm's own parameters alone (zeroed), as Li et al. do.
 
-**Many points at once.** :func:`loss_along`, :func:`surface` and :func:`linear_path` evaluate
-grid points in chunks with ``torch.func.functional_call`` under ``torch.func.vmap`` (one
-batched forward pass for ``chunk`` weight vectors), and fall back to one point at a time
-when the loss cannot be vmapped (for example when it calls ``.item()``). Both give the same
-numbers (see the tests and ``benchmarks/landscape.py``).
+**Many points at once.** :func:`loss_along`, :func:`surface` and :func:`linear_path` can
+evaluate grid points in chunks with ``torch.func.functional_call`` under ``torch.func.vmap``
+(one batched forward pass for ``chunk`` weight vectors), and fall back to one point at a
+time when the loss cannot be vmapped (for example when it calls ``.item()``). Both give the
+same numbers (see the tests). Which is faster depends on the device: on a CPU the forward
+pass of one point over a whole data set is already a large matrix product, and
+``benchmarks/landscape.py`` measured the batched path slower there, so by default (``batched=None``)
+points are batched on a GPU and evaluated one at a time on a CPU.
 """
 
 from __future__ import annotations
@@ -238,6 +241,11 @@ def _losses(model, points: torch.Tensor, loss_fn, chunk: int, batched: bool | No
             f"batched must be None (try, then fall back), True or False, got {batched!r}"
         )
     with _restored(model), torch.no_grad():
+        if batched is None:
+            # Measured (benchmarks/landscape.py): on a CPU one big forward pass per point is
+            # already an efficient matrix product, and vmap's batched one was slower; on a
+            # GPU, batching grid points is what fills the device.
+            batched = None if points.device.type == "cuda" else False
         if batched is not False:
             try:
                 values = _losses_batched(model, points, loss_fn, chunk)
@@ -291,8 +299,9 @@ def linear_path(
     chunk : int
         Weight vectors per batched forward pass.
     batched : bool or None
-        ``None`` tries vmap and falls back to one point at a time; ``True`` insists on
-        vmap; ``False`` evaluates one point at a time.
+        ``None``: on a GPU try vmap and fall back to one point at a time, on a CPU one
+        point at a time (faster there, see the module note); ``True`` insists on vmap;
+        ``False`` evaluates one point at a time.
 
     Returns
     -------
