@@ -22,6 +22,7 @@ _SUBMODULES = (
     "curvature",
     "data",
     "dynamics",
+    "flatness",
     "landscape",
     "lrfind",
     "models",
