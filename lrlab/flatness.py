@@ -11,7 +11,8 @@ once and stores its result with provenance::
                  command="lrlab.flatness.run(CONFIG)")
 
 and the chapter loads it with ``results.load_or_run("flat_minima_mnist1d", CONFIG, run,
-CPU_CONFIG)``.
+CPU_CONFIG)``. :func:`run_ensembles` (stored as ``flat_minima_ensembles_mnist1d`` with
+:data:`ENSEMBLE_CONFIG`) trains five models per schedule for Seong's ensemble comparison.
 
 **Equal training loss.** Seong's Conjecture 1 compares minima "given the same cost value",
 but schedules end at different training losses, and sharpness depends on the loss: after
@@ -30,7 +31,16 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CONFIG", "CPU_CONFIG", "SCHEDULES", "seong_schedules", "run"]
+__all__ = [
+    "CONFIG",
+    "CPU_CONFIG",
+    "CPU_ENSEMBLE_CONFIG",
+    "ENSEMBLE_CONFIG",
+    "SCHEDULES",
+    "run",
+    "run_ensembles",
+    "seong_schedules",
+]
 
 #: The schedules compared, in the order of the chapter's tables.
 SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "gaussian", "laplacian")
@@ -57,6 +67,29 @@ CONFIG: dict[str, Any] = {
     "noise_max": 4.0,
     "probe_examples": 1000,
     "surface_points": 21,
+}
+
+#: The ensemble comparison (Seong's Table 1): five models per schedule, trained as in CONFIG.
+ENSEMBLE_CONFIG: dict[str, Any] = {
+    key: CONFIG[key]
+    for key in (
+        "dataset",
+        "model",
+        "schedules",
+        "epochs",
+        "batch_size",
+        "base_lr",
+        "peak_factor",
+        "momentum",
+        "weight_decay",
+    )
+} | {"seeds": [0, 1, 2, 3, 4]}
+
+#: Its quick variant.
+CPU_ENSEMBLE_CONFIG: dict[str, Any] = ENSEMBLE_CONFIG | {
+    "schedules": ["step", "gaussian"],
+    "seeds": [0, 1],
+    "epochs": 2,
 }
 
 #: A quick variant (seconds) for a build without the stored result.
@@ -202,6 +235,60 @@ def _measure(model, weights, peak_weights, losses, probes, grids, config) -> dic
     }
 
 
+def _train(config, dataset, schedule, seed: int, callbacks=()):
+    """One run of ``config``'s model and optimiser under ``schedule``, from ``seed``."""
+    from lrlab import models, train
+
+    torch.manual_seed(seed)
+    model = models.build(config["model"], dataset.num_classes, dataset.input_shape)
+    history = train.fit(
+        model,
+        dataset,
+        schedule,
+        config["epochs"],
+        batch_size=config["batch_size"],
+        momentum=config["momentum"],
+        weight_decay=config["weight_decay"],
+        seed=seed,
+        progress=False,
+        callbacks=list(callbacks),
+    )
+    return model, history
+
+
+def run_ensembles(config: dict[str, Any]) -> dict[str, Any]:
+    """Seong et al.'s Table 1 at our scale: ensembles of k = 1..M independently trained models.
+
+    For each schedule, one model per seed of ``config`` (the training set-up of :func:`run`)
+    is trained, and the ensembles of the first k of them (averaged softmax, see
+    :func:`lrlab.ensembles.evaluate`) are scored on the test set.
+
+    Parameters
+    ----------
+    config : dict
+        Keys as in :data:`ENSEMBLE_CONFIG`.
+
+    Returns
+    -------
+    dict
+        ``{"scores": {schedule: EnsembleScores.to_dict()}, "wall_time_s": ...}``: test
+        accuracy and loss of the ensemble of the first k members and of each member alone.
+    """
+    from lrlab import data, ensembles
+
+    started = time.perf_counter()
+    dataset = data.load(config["dataset"], device="cpu")
+    total = config["epochs"] * dataset.num_batches("train", config["batch_size"])
+    all_schedules = seong_schedules(config["base_lr"], total, config["peak_factor"])
+    scores = {}
+    for name in config["schedules"]:
+        members = [
+            _train(config, dataset, all_schedules[name], seed)[0] for seed in config["seeds"]
+        ]
+        scores[name] = ensembles.evaluate(members, dataset).to_dict()
+    return {"scores": scores, "wall_time_s": time.perf_counter() - started}
+
+
 def run(config: dict[str, Any]) -> dict[str, Any]:
     """Train every schedule × seed of ``config`` and measure each model's flatness.
 
@@ -227,7 +314,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         mode, per epoch), ``grad_norm`` (mean per epoch, Seong's Fig. 5), ``sharpness``
         (``[epoch, train loss, λ_max]`` rows), ``final`` and ``matched`` measures.
     """
-    from lrlab import data, landscape, models, train
+    from lrlab import data, landscape
 
     started = time.perf_counter()
     dataset = data.load(config["dataset"], device="cpu")
@@ -258,21 +345,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     for name in config["schedules"]:
         runs[name], snapshots[name] = [], []
         for seed in config["seeds"]:
-            torch.manual_seed(seed)
-            model = models.build(config["model"], dataset.num_classes, dataset.input_shape)
             recorder = _Snapshots(train_fn)
-            history = train.fit(
-                model,
-                dataset,
-                all_schedules[name],
-                config["epochs"],
-                batch_size=config["batch_size"],
-                momentum=config["momentum"],
-                weight_decay=config["weight_decay"],
-                seed=seed,
-                progress=False,
-                callbacks=[recorder],
-            )
+            model, history = _train(config, dataset, all_schedules[name], seed, [recorder])
             every = config["sharpness_every"]
             sharpness = [
                 [e + 1, recorder.train_loss[e], _sharpness(model, recorder.weights[e], sharp_fn)]
