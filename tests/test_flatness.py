@@ -56,3 +56,14 @@ def test_cpu_config_run_is_consistent_and_storable(tmp_path):
         json.loads((tmp_path / "flat.json").read_text())["result"]["runs"].keys()
         == out["runs"].keys()
     )
+
+
+@pytest.mark.slow
+def test_run_ensembles_scores_the_first_k_members_of_each_schedule():
+    config = flatness.CPU_ENSEMBLE_CONFIG
+    out = flatness.run_ensembles(config)
+    assert list(out["scores"]) == config["schedules"]
+    for scores in out["scores"].values():
+        assert scores["k"] == list(range(1, len(config["seeds"]) + 1))
+        assert scores["accuracy"][0] == scores["member_accuracy"][0]
+    json.dumps(out, allow_nan=False)
