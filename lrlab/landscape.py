@@ -233,6 +233,16 @@ def _losses_one_by_one(model, points: torch.Tensor, loss_fn) -> torch.Tensor:
     return torch.stack(out)
 
 
+def _batch_by_default(device: torch.device) -> bool:
+    """Whether ``batched=None`` tries vmap on ``device``.
+
+    Measured with ``benchmarks/landscape.py``: on a CPU one forward pass per point over a
+    whole data set is already a large, efficient matrix product, and vmap's batched pass was
+    slower; on a GPU, batching grid points is what fills the device.
+    """
+    return device.type == "cuda"
+
+
 def _losses(model, points: torch.Tensor, loss_fn, chunk: int, batched: bool | None) -> np.ndarray:
     """Loss at each row of ``points`` (weight vectors); see the module note on vmap."""
     if not callable(loss_fn):
@@ -242,11 +252,8 @@ def _losses(model, points: torch.Tensor, loss_fn, chunk: int, batched: bool | No
             f"batched must be None (try, then fall back), True or False, got {batched!r}"
         )
     with _restored(model), torch.no_grad():
-        if batched is None:
-            # Measured (benchmarks/landscape.py): on a CPU one big forward pass per point is
-            # already an efficient matrix product, and vmap's batched one was slower; on a
-            # GPU, batching grid points is what fills the device.
-            batched = None if points.device.type == "cuda" else False
+        if batched is None and not _batch_by_default(points.device):
+            batched = False
         if batched is not False:
             try:
                 values = _losses_batched(model, points, loss_fn, chunk)
