@@ -436,7 +436,7 @@ def loss_along(
     >>> model = nn.Linear(2, 2)
     >>> loss_fn = batch_loss(torch.eye(2), torch.tensor([0, 1]))
     >>> curve = loss_along(model, random_direction(model), loss_fn, [-1.0, 0.0, 1.0])
-    >>> bool(abs(curve[1] - float(loss_fn(model))) < 1e-6)
+    >>> bool(abs(curve[1] - float(loss_fn(model).detach())) < 1e-6)
     True
     """
     direction = _vector(model, direction, "direction", nonzero=True)
