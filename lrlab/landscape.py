@@ -203,7 +203,25 @@ class _LossOf(nn.Module):
         return self.loss_fn(self.model)
 
 
-def _losses_batched(model, points: torch.Tensor, loss_fn, chunk: int) -> torch.Tensor:
+class _Plane:
+    """The weight vectors ``base + coefficients[i] @ directions``, made a chunk at a time.
+
+    A 41 × 41 grid of an 85,000-parameter model would take 570 MB as one matrix (and a
+    ResNet's far more); only ``chunk`` rows exist at once.
+    """
+
+    def __init__(self, base: torch.Tensor, directions: torch.Tensor, coefficients: np.ndarray):
+        self.base, self.directions = base, directions
+        self.coefficients = torch.as_tensor(coefficients, dtype=base.dtype, device=base.device)
+
+    def __len__(self) -> int:
+        return len(self.coefficients)
+
+    def rows(self, start: int, stop: int) -> torch.Tensor:
+        return self.base + self.coefficients[start:stop] @ self.directions
+
+
+def _losses_batched(model, plane: _Plane, loss_fn, chunk: int) -> torch.Tensor:
     from torch.func import functional_call, vmap
 
     wrapper = _LossOf(model, loss_fn)
@@ -219,14 +237,15 @@ def _losses_batched(model, points: torch.Tensor, loss_fn, chunk: int) -> torch.T
         return functional_call(wrapper, params, ())
 
     batched = vmap(loss_at)
-    return torch.cat([batched(points[i : i + chunk]) for i in range(0, len(points), chunk)])
+    return torch.cat([batched(plane.rows(i, i + chunk)) for i in range(0, len(plane), chunk)])
 
 
-def _losses_one_by_one(model, points: torch.Tensor, loss_fn) -> torch.Tensor:
+def _losses_one_by_one(model, plane: _Plane, loss_fn) -> torch.Tensor:
     params = list(model.parameters())
     sizes = [p.numel() for p in params]
     out = []
-    for vector in points:
+    for i in range(len(plane)):
+        vector = plane.rows(i, i + 1)[0]
         for p, piece in zip(params, torch.split(vector, sizes), strict=True):
             p.copy_(piece.view_as(p))
         out.append(loss_fn(model).detach().reshape(()))
@@ -243,8 +262,8 @@ def _batch_by_default(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def _losses(model, points: torch.Tensor, loss_fn, chunk: int, batched: bool | None) -> np.ndarray:
-    """Loss at each row of ``points`` (weight vectors); see the module note on vmap."""
+def _losses(model, plane: _Plane, loss_fn, chunk: int, batched: bool | None) -> np.ndarray:
+    """Loss at each weight vector of ``plane``; see the module note on vmap."""
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable as loss_fn(model), got {loss_fn!r}")
     if batched not in (None, True, False):
@@ -252,11 +271,11 @@ def _losses(model, points: torch.Tensor, loss_fn, chunk: int, batched: bool | No
             f"batched must be None (try, then fall back), True or False, got {batched!r}"
         )
     with _restored(model), torch.no_grad():
-        if batched is None and not _batch_by_default(points.device):
+        if batched is None and not _batch_by_default(plane.base.device):
             batched = False
         if batched is not False:
             try:
-                values = _losses_batched(model, points, loss_fn, chunk)
+                values = _losses_batched(model, plane, loss_fn, chunk)
             except RuntimeError:
                 # vmap refuses data-dependent Python (``.item()``, in-place buffer updates):
                 # such a loss is evaluated one point at a time.
@@ -264,7 +283,7 @@ def _losses(model, points: torch.Tensor, loss_fn, chunk: int, batched: bool | No
                     raise
             else:
                 return values.double().cpu().numpy()
-        return _losses_one_by_one(model, points, loss_fn).double().cpu().numpy()
+        return _losses_one_by_one(model, plane, loss_fn).double().cpu().numpy()
 
 
 # --- directions and paths in weight space --------------------------------------------------
@@ -333,9 +352,8 @@ def linear_path(
         if float(step.norm()) == 0.0:
             raise ValueError("start and end must differ when normalize=True (zero-length path)")
         step = step / step.norm()
-    coefficients = torch.as_tensor(alphas, dtype=start.dtype, device=start.device)
-    points = start + coefficients[:, None] * step
-    return _losses(model, points, loss_fn, _check_chunk(chunk), batched)
+    plane = _Plane(start, step[None], alphas[:, None])
+    return _losses(model, plane, loss_fn, _check_chunk(chunk), batched)
 
 
 def random_direction(
@@ -441,10 +459,8 @@ def loss_along(
     """
     direction = _vector(model, direction, "direction", nonzero=True)
     radii = _grid(radii, "radii")
-    theta = parameters_vector(model)
-    steps = torch.as_tensor(radii, dtype=theta.dtype, device=theta.device)
-    points = theta + steps[:, None] * direction
-    return _losses(model, points, loss_fn, _check_chunk(chunk), batched)
+    plane = _Plane(parameters_vector(model), direction[None], radii[:, None])
+    return _losses(model, plane, loss_fn, _check_chunk(chunk), batched)
 
 
 def surface(
@@ -488,12 +504,11 @@ def surface(
     d1 = _vector(model, d1, "d1", nonzero=True)
     d2 = _vector(model, d2, "d2", nonzero=True)
     xs, ys = _grid(xs, "xs"), _grid(ys, "ys")
-    theta = parameters_vector(model)
     gx, gy = np.meshgrid(xs, ys)  # (len(ys), len(xs))
-    a = torch.as_tensor(gx.ravel(), dtype=theta.dtype, device=theta.device)
-    b = torch.as_tensor(gy.ravel(), dtype=theta.dtype, device=theta.device)
-    points = theta + a[:, None] * d1 + b[:, None] * d2
-    return _losses(model, points, loss_fn, _check_chunk(chunk), batched).reshape(gx.shape)
+    plane = _Plane(
+        parameters_vector(model), torch.stack([d1, d2]), np.stack([gx.ravel(), gy.ravel()], 1)
+    )
+    return _losses(model, plane, loss_fn, _check_chunk(chunk), batched).reshape(gx.shape)
 
 
 def fooling_direction(
