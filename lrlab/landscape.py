@@ -113,7 +113,7 @@ def split_loss(data, split: str = "train", size: int | None = None) -> LossFn:
     >>> from lrlab import data, models
     >>> digits = data.load("digits", device="cpu")
     >>> model = models.build("mlp", 10, digits.input_shape)
-    >>> float(split_loss(digits, "test", size=100)(model)) > 0
+    >>> float(split_loss(digits, "test", size=100)(model).detach()) > 0
     True
     """
     x, y = data.tensors(split)
