@@ -17,26 +17,36 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "catapult",
     "classroom",
     "cli",
     "curvature",
     "data",
     "dynamics",
+    "edge",
     "ensembles",
+    "explr",
     "flatness",
+    "history",
     "landscape",
     "lrfind",
     "models",
     "plots",
+    "reproduce",
     "restarts",
     "results",
     "scale",
     "schedules",
+    "speed",
+    "stability",
+    "stability_experiments",
+    "step",
+    "sweep",
     "train",
     "widgets",
 )
 
-__all__ = ["__version__", "device", *_SUBMODULES]
+__all__ = ["__version__", "device", "device_name", *_SUBMODULES]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     import torch
@@ -59,6 +69,28 @@ def device() -> torch.device:
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device | str | None = None) -> str:
+    """A readable name of a torch device: the GPU model on CUDA, ``"cpu"`` otherwise.
+
+    Parameters
+    ----------
+    device : torch.device or str, optional
+        :func:`device` by default.
+
+    Examples
+    --------
+    >>> import lrlab, torch
+    >>> lrlab.device_name(torch.device("cpu"))
+    'cpu'
+    """
+    import torch
+
+    device = torch.device(device) if device is not None else globals()["device"]()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
 
 
 def __getattr__(name: str):

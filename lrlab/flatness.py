@@ -144,12 +144,13 @@ def seong_schedules(base_lr: float, total_steps: int, peak_factor: float = 3.0) 
 class _Snapshots:
     """A ``fit`` callback: at each epoch end, the weights and the full training loss."""
 
-    every = 1_000_000_000  # nothing to do per step
-
     def __init__(self, loss_fn):
         self.loss_fn = loss_fn
         self.weights: list[torch.Tensor] = []
         self.train_loss: list[float] = []
+
+    def wants(self, step: int) -> bool:
+        return False  # nothing to do per step; everything happens at epoch ends
 
     def __call__(self, model, step, history) -> None:
         return None

@@ -64,7 +64,6 @@ __all__ = [
     "input_path_loss",
     "input_to_weight_perturbation",
     "perturbation_bound",
-    "two_wells",
 ]
 
 NORMALIZATIONS = ("filter", "layer", "none")
@@ -784,52 +783,3 @@ def perturbation_bound(W: torch.Tensor, x: torch.Tensor, dx: torch.Tensor) -> fl
     _matrix_and_vectors(W, x, dx)
     sigma_max = torch.linalg.matrix_norm(W, ord=2)
     return float(sigma_max * dx.norm() / x.norm())
-
-
-# --- a one-dimensional landscape with a sharp and a flat minimum ---------------------------
-
-
-def two_wells(
-    h_sharp: float = 20.0, h_flat: float = 2.0, sharp_at: float = -1.0, flat_at: float = 2.0
-) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
-    r"""A 1-D loss with a sharp and a flat minimum: the lower of two parabolas.
-
-    .. math:: L(x) = \min\bigl(\tfrac12 h_s (x - a)^2,\ \tfrac12 h_f (x - b)^2\bigr)
-
-    Both minima have loss 0, so only their curvature tells them apart: gradient descent with
-    step γ can settle in a minimum only if its curvature is below 2/γ (Seong et al. 2018).
-
-    Parameters
-    ----------
-    h_sharp, h_flat : float
-        Curvatures of the wells, both > 0.
-    sharp_at, flat_at : float
-        Their minima, distinct.
-
-    Returns
-    -------
-    (loss, grad)
-        Vectorised NumPy functions of x.
-
-    Examples
-    --------
-    >>> loss, grad = two_wells()
-    >>> loss(np.array([-1.0, 2.0])).tolist(), grad(np.array([-0.9, 2.5])).round(6).tolist()
-    ([0.0, 0.0], [2.0, 1.0])
-    """
-    for name, value in (("h_sharp", h_sharp), ("h_flat", h_flat)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if sharp_at == flat_at:
-        raise ValueError(f"sharp_at and flat_at must differ, got {sharp_at} twice")
-
-    def loss(x):
-        x = np.asarray(x, dtype=np.float64)
-        return np.minimum(0.5 * h_sharp * (x - sharp_at) ** 2, 0.5 * h_flat * (x - flat_at) ** 2)
-
-    def grad(x):
-        x = np.asarray(x, dtype=np.float64)
-        sharp_lower = h_sharp * (x - sharp_at) ** 2 < h_flat * (x - flat_at) ** 2
-        return np.where(sharp_lower, h_sharp * (x - sharp_at), h_flat * (x - flat_at))
-
-    return loss, grad

@@ -72,6 +72,9 @@ CONFIGS: dict[str, dict] = {
         "first_cycle_epochs": 10,
         "cycle_mult": 2,
         "peak_decays": [1.0, 0.5],
+        # restarts (and the single models' first rate) go to this fraction of max_lr: a
+        # trained network is sharper than the fresh one the range test measured
+        "peak_fraction": 0.5,
     },
     "restarts_snapshots_mnist1d": {
         **_COMMON,
@@ -79,7 +82,16 @@ CONFIGS: dict[str, dict] = {
         "seeds": [0, 1, 2],
         "cycles": 4,
         "independent_models": 4,
+        "peak_fraction": 0.5,
     },
+}
+# The same two experiments with the peak at the full upper bound (peak_fraction 1, the
+# default when the key is absent): where restarting at the range test's edge goes wrong.
+CONFIGS["restarts_sgdr_full_peak_mnist1d"] = {
+    k: v for k, v in CONFIGS["restarts_sgdr_mnist1d"].items() if k != "peak_fraction"
+}
+CONFIGS["restarts_snapshots_full_peak_mnist1d"] = {
+    k: v for k, v in CONFIGS["restarts_snapshots_mnist1d"].items() if k != "peak_fraction"
 }
 
 #: Small variants run by a page when no stored result matches (minutes become seconds).
@@ -101,6 +113,10 @@ CPU_CONFIGS: dict[str, dict] = {
         "independent_models": 2,
     },
 }
+for _name in ("sgdr", "snapshots"):
+    CPU_CONFIGS[f"restarts_{_name}_full_peak_mnist1d"] = {
+        k: v for k, v in CPU_CONFIGS[f"restarts_{_name}_mnist1d"].items() if k != "peak_fraction"
+    }
 
 
 def cyclical_bounds(lrs, smoothed_losses, drop: float = 0.01) -> tuple[float, float]:
@@ -278,19 +294,21 @@ def clr_experiment(config: Mapping) -> dict:
 
 
 def sgdr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dict:
-    """The schedules :func:`sgdr_experiment` compares: SGDR from ``max_lr`` per peak decay.
+    """The schedules :func:`sgdr_experiment` compares: SGDR per peak decay, its first peak
+    at ``peak_fraction`` (default 1) times ``max_lr``.
 
     Examples
     --------
-    >>> made = sgdr_schedules(CONFIGS["restarts_sgdr_mnist1d"], {"max_lr": 0.1}, 1)
+    >>> made = sgdr_schedules(CONFIGS["restarts_sgdr_mnist1d"], {"max_lr": 0.2}, 1)
     >>> list(made), made["peak_decay=0.5"](np.array([0, 10, 30])).tolist()
     (['peak_decay=1', 'peak_decay=0.5'], [0.1, 0.05, 0.025])
     """
     from lrlab import schedules
 
+    peak = bounds["max_lr"] * config.get("peak_fraction", 1.0)
     return {
         f"peak_decay={d:g}": schedules.sgdr(
-            bounds["max_lr"],
+            peak,
             config["first_cycle_epochs"] * steps_per_epoch,
             cycle_mult=config["cycle_mult"],
             peak_decay=d,
@@ -338,11 +356,12 @@ def sgdr_experiment(config: Mapping) -> dict:
 
 def snapshot_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dict:
     """The schedules of :func:`snapshot_experiment`: ``snapshot`` (SGDR with ``cycles``
-    equal cycles from ``max_lr``) and ``single`` (step decay from ``max_lr``).
+    equal cycles) and ``single`` (step decay), both from ``peak_fraction`` (default 1)
+    times ``max_lr``.
 
     Examples
     --------
-    >>> made = snapshot_schedules(CONFIGS["restarts_snapshots_mnist1d"], {"max_lr": 0.1}, 1)
+    >>> made = snapshot_schedules(CONFIGS["restarts_snapshots_mnist1d"], {"max_lr": 0.2}, 1)
     >>> made["snapshot"](np.array([0, 10])).tolist(), made["single"](np.array([0, 20])).tolist()
     ([0.1, 0.1], [0.1, 0.010000000000000002])
     """
@@ -353,9 +372,10 @@ def snapshot_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -
         raise ValueError(
             f"cycles ({config['cycles']}) must divide the run's {total} steps into equal cycles"
         )
+    peak = bounds["max_lr"] * config.get("peak_fraction", 1.0)
     return {
-        "snapshot": schedules.sgdr(bounds["max_lr"], total // config["cycles"]),
-        "single": _step_decay(bounds["max_lr"], total),
+        "snapshot": schedules.sgdr(peak, total // config["cycles"]),
+        "single": _step_decay(peak, total),
     }
 
 
@@ -418,6 +438,8 @@ EXPERIMENTS = {
     "restarts_clr_mnist1d": clr_experiment,
     "restarts_sgdr_mnist1d": sgdr_experiment,
     "restarts_snapshots_mnist1d": snapshot_experiment,
+    "restarts_sgdr_full_peak_mnist1d": sgdr_experiment,
+    "restarts_snapshots_full_peak_mnist1d": snapshot_experiment,
 }
 
 

@@ -10,6 +10,7 @@ from torch import nn
 from torch.func import functional_call
 
 from lrlab import curvature
+from lrlab.curvature import hessian
 
 
 def _mlp_problem(dtype=torch.float64, seed: int = 0):
@@ -54,7 +55,7 @@ def problem():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(curvature, extraglobs={"torch": torch})
+    result = doctest.testmod(hessian, extraglobs={"torch": torch})
     assert result.attempted > 0 and result.failed == 0
 
 

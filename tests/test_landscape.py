@@ -370,19 +370,3 @@ def test_numpy_numbers_are_accepted(batch):
     curve = landscape.loss_along(model, d, loss_fn, np.float32([0.0, 0.5]), chunk=np.int64(2))
     assert curve.shape == (2,)
     landscape.fooling_direction(model, loss_fn, radius=np.float64(0.5), steps=np.int64(2))
-
-
-def test_two_wells_gradient_is_the_derivative_and_the_filter_works():
-    """Central differences of the loss match grad; GD at γ above 2/h_sharp cannot stay in the
-    sharp well (Seong et al. 2018, |1 − γh| < 1), below it it can."""
-    loss, grad = landscape.two_wells(20.0, 2.0, -1.0, 2.0)
-    x = np.array([-2.5, -1.3, -0.2, 1.0, 3.7])
-    eps = 1e-6
-    assert_allclose(grad(x), (loss(x + eps) - loss(x - eps)) / (2 * eps), rtol=1e-6)
-    for lr, stays in ((0.05, True), (0.15, False)):
-        w = np.array(-1.01)
-        for _ in range(200):
-            w = w - lr * grad(w)
-        assert (abs(w + 1.0) < 1e-6) == stays
-    with pytest.raises(ValueError, match="h_sharp must be a finite number > 0"):
-        landscape.two_wells(h_sharp=0.0)

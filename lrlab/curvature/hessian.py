@@ -17,10 +17,13 @@ loss is not a fixed function. The functions here call ``loss_fn`` exactly once.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
+
+from lrlab import _check
 
 __all__ = ["hvp", "top_eigenvalue", "hessian_trace"]
 
@@ -37,12 +40,6 @@ def _as_params(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:
         if not p.requires_grad:
             raise ValueError("params must all require grad, got one with requires_grad=False")
     return params
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _hessian_operator(
@@ -154,6 +151,8 @@ def _lanczos(matvec, q: torch.Tensor, iters: int, tol: float):
     w = matvec(q)
     for k in range(iters):
         alpha = float(torch.dot(basis[k], w))
+        if not math.isfinite(alpha):  # the curvature overflowed: there is nothing to solve
+            return math.nan, q, estimates, False
         alphas.append(alpha)
         w = w - alpha * basis[k]
         if k > 0:
@@ -164,6 +163,8 @@ def _lanczos(matvec, q: torch.Tensor, iters: int, tol: float):
         for _ in range(2):
             w = w - stacked.T @ (stacked @ w)
         beta = float(w.norm())
+        if not math.isfinite(beta):
+            return math.nan, q, estimates, False
         tridiagonal = torch.diag(torch.tensor(alphas, dtype=torch.float64))
         if k > 0:
             off = torch.tensor(betas, dtype=torch.float64)
@@ -190,6 +191,8 @@ def _power(matvec, v: torch.Tensor, iters: int, tol: float):
     for _ in range(iters):
         w = matvec(v)
         value = float(torch.dot(v, w))
+        if not math.isfinite(value):
+            return math.nan, v, estimates, False
         estimates.append(value)
         residual = float((w - value * v).norm())
         if residual <= tol * max(abs(value), 1e-30):
@@ -243,6 +246,7 @@ def top_eigenvalue(
     Returns
     -------
     eigenvalue : float
+        NaN (with a warning) when a Hessian-vector product overflows.
     eigenvector : list of torch.Tensor
         Unit-norm, one tensor per parameter.
     info : dict
@@ -262,16 +266,22 @@ def top_eigenvalue(
     5.0
     """
     params = _as_params(params)
-    iters = _check_positive_int(iters, "iters")
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
+    iters = _check.integer("iters", iters, minimum=1)
+    tol = _check.number("tol", tol, low=0, low_open=True)
     if method not in ("lanczos", "power"):
         raise ValueError(f'method must be "lanczos" or "power", got {method!r}')
     matvec = _hessian_operator(loss_fn, params)
     start = _start_vector(params, seed)
     solver = _lanczos if method == "lanczos" else _power
     value, vector, estimates, converged = solver(matvec, start, iters, tol)
-    if not converged:
+    if math.isnan(value):
+        warnings.warn(
+            "top_eigenvalue: a Hessian-vector product was not finite (the loss or its "
+            "curvature overflows at these parameters); returning nan",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    elif not converged:
         warnings.warn(
             f"top_eigenvalue ({method}) did not reach tol={tol} in {iters} Hessian-vector "
             "products; raise iters",
@@ -319,7 +329,7 @@ def hessian_trace(
     8.0
     """
     params = _as_params(params)
-    samples = _check_positive_int(samples, "samples")
+    samples = _check.integer("samples", samples, minimum=1)
     matvec = _hessian_operator(loss_fn, params)
     total = sum(p.numel() for p in params)
     generator = torch.Generator().manual_seed(seed)
