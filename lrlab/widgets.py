@@ -18,6 +18,7 @@ those functions are what the tests check.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -188,7 +189,9 @@ def draw_schedule(ax, family: str, steps: int, logy: bool = True, **values):
         ax.set_title(f"{family}: invalid parameters")
         return None
     plots.plot_schedules({family: schedule}, steps, ax=ax, logy=logy)
-    ax.set_title(repr(schedule), fontsize=8)
+    # The full call, wrapped so that it fits a figure's width (a scrubber's frame is not
+    # cropped to its contents).
+    ax.set_title(textwrap.fill(repr(schedule), 90), fontsize=8)
     return schedule
 
 
@@ -223,7 +226,7 @@ def schedule_explorer(
     steps: int = 1000,
     family: str = "one_cycle",
     scrub: str | None = None,
-    frames: int = 21,
+    frames: int = 17,
     logy: bool = True,
 ):
     """Explore a schedule family: live sliders in a kernel, one parameter scrubbed in the book.
@@ -489,7 +492,11 @@ def draw_quadratic(
     for i in range(2):
         distance = np.abs(trajectory[:, i])
         distance_ax.plot(steps_axis, np.where(distance > 0, distance, np.nan), label=f"$w_{i + 1}$")
-    distance_ax.set(yscale="log", xlabel="step", ylabel="$|w_i|$")
+    # Fixed limits, so that the frames of a scrubber compare and a diverging path leaves
+    # through the top (a converged one through the bottom).
+    scale = np.abs(start).max()
+    distance_ax.set(yscale="log", ylim=(1e-10 * scale, 1e4 * scale), xlabel="step")
+    distance_ax.set_ylabel("$|w_i|$")
     # No minor ticks on the log axes: they cost most of the drawing time of a small multiple.
     distance_ax.yaxis.set_minor_locator(NullLocator())
     distance_ax.legend()

@@ -214,10 +214,10 @@ def test_quadratic_explorer_is_live_with_momentum_controls_in_a_kernel(live):
 
 
 def test_schedule_explorer_scrubs_one_parameter_on_a_fixed_axis(static):
-    shown = widgets.schedule_explorer(steps=100, family="one_cycle", scrub="pct_start", frames=5)
-    assert shown.values == pytest.approx(np.linspace(0.05, 0.45, 5))
-    assert shown.texts[0] == "0.05" and shown.label == "one_cycle: pct_start"
-    assert shown.values[shown.start] == pytest.approx(0.25)  # nearest to the default 0.3
+    shown = widgets.schedule_explorer(steps=100, family="one_cycle", scrub="pct_start", frames=9)
+    assert shown.values == pytest.approx(np.linspace(0.05, 0.45, 9))
+    assert shown.texts[:2] == ("0.05", "0.1") and shown.label == "one_cycle: pct_start"
+    assert shown.values[shown.start] == pytest.approx(0.3)  # the explorer's default
 
 
 def test_schedule_frames_share_the_learning_rate_axis():
