@@ -11,6 +11,9 @@ Names:
 - ``"digits"``: scikit-learn's 1,797 real 8×8 handwritten digits (Alpaydin & Kaynak
   1998), bundled with scikit-learn, no download. A fixed stratified split gives 1,347
   training and 450 test images.
+- ``"mnist1d"``: MNIST-1D (Greydanus 2020), 4,000 training and 1,000 test sequences of
+  length 40 in 10 classes, generated locally by the ``mnist1d`` package with its standard
+  arguments and seed (no download), cached in ``root/mnist1d.pt``; see :func:`load`.
 - ``"cifar10"``, ``"cifar100"``: the official python archives of Krizhevsky (2009),
   downloaded into ``root``, checked against their published MD5, read, and cached as
   ``uint8`` tensors in ``root/<name>.pt`` so that the second load takes a second.
@@ -115,7 +118,7 @@ SOURCES: dict[str, CifarSource] = {
 }
 
 #: Every name :func:`load` accepts.
-NAMES: tuple[str, ...] = ("digits", *SOURCES)
+NAMES: tuple[str, ...] = ("digits", "mnist1d", *SOURCES)
 
 
 class ChecksumError(OSError):
@@ -182,7 +185,9 @@ class Dataset:
     name : str
         Name for display and results files.
     train, test : tuple of tensors
-        ``(images, labels)``: ``uint8`` images ``(n, channels, height, width)`` and
+        ``(images, labels)``: images ``(n, channels, height, width)``, or
+        ``(n, channels, length)`` for sequences, stored as ``uint8`` (pixels up to
+        ``scale``) or ``float32`` (values already real numbers, ``scale=1``), and
         integer labels ``(n,)`` in ``[0, len(classes))``.
     classes : sequence of str
         Class names; their number is ``num_classes``.
@@ -234,10 +239,12 @@ class Dataset:
         self._images, self._labels = {}, {}
         for split, (images, labels) in zip(SPLITS, (train, test), strict=True):
             images, labels = torch.as_tensor(images), torch.as_tensor(labels)
-            if images.dtype != torch.uint8 or images.ndim != 4:
+            if images.ndim not in (3, 4) or not (
+                images.dtype == torch.uint8 or images.dtype == torch.float32
+            ):
                 raise ValueError(
-                    f"{split} images must be uint8 (n, channels, h, w), "
-                    f"got {images.dtype} {tuple(images.shape)}"
+                    f"{split} images must be uint8 or float32 (n, channels, h, w) or "
+                    f"(n, channels, length), got {images.dtype} {tuple(images.shape)}"
                 )
             if labels.shape != images.shape[:1] or labels.is_floating_point():
                 raise ValueError(f"{split} labels must be integers of shape ({len(images)},)")
@@ -255,8 +262,9 @@ class Dataset:
         self.scale = float(scale)
         self.mean, self.std = _channel_stats(self._images["train"], scale)
         # x_normalised = (x / scale - mean) / std, folded into one multiply-add.
-        self._gain = (1.0 / (scale * self.std)).view(1, -1, 1, 1).to(self.device)
-        self._bias = (-self.mean / self.std).view(1, -1, 1, 1).to(self.device)
+        per_channel = (1, -1) + (1,) * (len(self.input_shape) - 1)
+        self._gain = (1.0 / (scale * self.std)).view(per_channel).to(self.device)
+        self._bias = (-self.mean / self.std).view(per_channel).to(self.device)
 
     def __repr__(self) -> str:
         return (
@@ -429,11 +437,12 @@ def _channel_stats(images: torch.Tensor, scale: float) -> tuple[torch.Tensor, to
     """Per-channel mean and std of ``images / scale``, accumulated in float64 chunks."""
     total = torch.zeros(images.shape[1], dtype=torch.float64, device=images.device)
     squares = torch.zeros_like(total)
+    dims = (0, *range(2, images.ndim))  # all but the channel
     for chunk in images.split(4096):
         chunk = chunk.to(torch.float64) / scale
-        total += chunk.sum(dim=(0, 2, 3))
-        squares += (chunk**2).sum(dim=(0, 2, 3))
-    count = images.shape[0] * images.shape[2] * images.shape[3]
+        total += chunk.sum(dim=dims)
+        squares += (chunk**2).sum(dim=dims)
+    count = images.numel() // images.shape[1]
     mean = total / count
     std = (squares / count - mean**2).clamp_min(1e-12).sqrt()
     return mean.float().cpu(), std.float().cpu()
@@ -445,9 +454,9 @@ def load(name: str, root="data/cache", device=None, download: bool = True) -> Da
     Parameters
     ----------
     name : str
-        One of :data:`NAMES`: ``"digits"``, ``"cifar10"``, ``"cifar100"``.
+        One of :data:`NAMES`: ``"digits"``, ``"mnist1d"``, ``"cifar10"``, ``"cifar100"``.
     root : str or path
-        Folder for CIFAR downloads and caches (unused by digits).
+        Folder for CIFAR downloads and the CIFAR and MNIST-1D caches (unused by digits).
     device : torch.device or str, optional
         ``lrlab.device()`` by default.
     download : bool
@@ -475,6 +484,19 @@ def load(name: str, root="data/cache", device=None, download: bool = True) -> Da
         raise ValueError(f"name must be one of {list(NAMES)}, got {name!r}")
     if name == "digits":
         return _digits(device)
+    if name == "mnist1d":
+        from lrlab._mnist1d import mnist1d_tensors
+
+        blob = mnist1d_tensors(Path(root))
+        return Dataset(
+            "mnist1d",
+            (blob["train_x"], blob["train_y"]),
+            (blob["test_x"], blob["test_y"]),
+            [str(c) for c in range(10)],
+            scale=1.0,
+            augment_crop_flip=False,
+            device=device,
+        )
     blob = _cifar_tensors(name, SOURCES[name], Path(root), download)
     return Dataset(
         name,

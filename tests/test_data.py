@@ -46,7 +46,7 @@ def test_digits_are_the_real_digits_split_and_normalised(digits):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"'digits', 'cifar10', 'cifar100'.*'mnist'"):
+    with pytest.raises(ValueError, match=r"'digits', 'mnist1d', 'cifar10', 'cifar100'.*'mnist'"):
         data.load("mnist")
 
 
@@ -119,7 +119,14 @@ def test_bad_arguments_raise_before_work(images):
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
         images.batches("train", 0)
     with pytest.raises(ValueError, match="uint8"):
-        data.Dataset("bad", (torch.zeros(2, 1, 4, 4), torch.zeros(2)), (None, None), ["a"])
+        data.Dataset(
+            "bad",
+            (torch.zeros(2, 1, 4, 4, dtype=torch.float64), torch.zeros(2)),
+            (None, None),
+            ["a"],
+        )
+    with pytest.raises(ValueError, match="uint8 or float32"):
+        data.Dataset("bad", (torch.zeros(2, 16), torch.zeros(2)), (None, None), ["a"])
     with pytest.raises(ValueError, match=r"labels must be in \[0, 2\)"):
         x = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
         data.Dataset("bad", (x, torch.tensor([0, 2])), (x, torch.tensor([0, 1])), ["a", "b"])
@@ -185,3 +192,54 @@ def test_official_sources_are_the_published_archives():
     assert data.SOURCES["cifar10"].url == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
     assert data.SOURCES["cifar10"].md5 == "c58f30108f718f92721af3b95e74349a"
     assert data.SOURCES["cifar100"].md5 == "eb9058c3a382ffc7106e4002c42a8d85"
+
+
+# --- MNIST-1D -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mnist1d(tmp_path_factory):
+    return data.load("mnist1d", root=tmp_path_factory.mktemp("mnist1d"), device="cpu")
+
+
+def test_mnist1d_is_the_packages_standard_dataset(mnist1d):
+    """Greydanus (2020): 4,000 + 1,000 sequences of length 40, 10 classes, the package's seed."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    reference = make_dataset(get_dataset_args())
+    x, y = mnist1d.raw("train")
+    np.testing.assert_array_equal(x[:, 0].numpy(), reference["x"].astype(np.float32))
+    np.testing.assert_array_equal(y.numpy(), reference["y"])
+    x_test, y_test = mnist1d.raw("test")
+    np.testing.assert_array_equal(x_test[:, 0].numpy(), reference["x_test"].astype(np.float32))
+    np.testing.assert_array_equal(y_test.numpy(), reference["y_test"])
+    assert mnist1d.input_shape == (1, 40) and mnist1d.num_classes == 10
+
+
+def test_mnist1d_batches_are_standardised_by_the_training_split(mnist1d):
+    x, _ = mnist1d.tensors("train")
+    assert abs(float(x.mean())) < 1e-5 and abs(float(x.std()) - 1) < 1e-3
+    raw, _ = mnist1d.raw("train")
+    np.testing.assert_allclose(x.numpy(), ((raw - mnist1d.mean) / mnist1d.std).numpy(), atol=1e-6)
+
+
+def test_mnist1d_loading_leaves_global_random_state_alone(tmp_path):
+    """The mnist1d package reseeds NumPy's global generator; load must not leak that."""
+    state = np.random.get_state()  # noqa: NPY002 - the legacy global state is what leaks
+    data.load("mnist1d", root=tmp_path, device="cpu")  # generates (empty cache)
+    after = np.random.get_state()  # noqa: NPY002
+    np.testing.assert_array_equal(after[1], state[1])
+    assert after[2] == state[2]
+
+
+def test_mnist1d_is_cached_and_the_cache_is_used(tmp_path, monkeypatch):
+    first = data.load("mnist1d", root=tmp_path, device="cpu")
+    assert (tmp_path / "mnist1d.pt").is_file()
+    import lrlab._mnist1d
+
+    def fail():
+        raise AssertionError("generated again despite the cache")
+
+    monkeypatch.setattr(lrlab._mnist1d, "generate", fail)
+    second = data.load("mnist1d", root=tmp_path, device="cpu")
+    assert torch.equal(first.raw("test")[0], second.raw("test")[0])

@@ -147,3 +147,24 @@ def test_registry_holds_every_model_of_these_families():
     assert {"mlp", "small_cnn", "resnet18", "resnet20", "resnet56", "resnet110"} <= set(
         models.names()
     )
+
+
+def test_cnn1d_parameter_count_matches_its_closed_form():
+    """(c·5 + 1)·w + 2·(w·w·3 + w) + (w·L₃ + 1)·k, with L₃ the length after three halvings."""
+    c, w, k, length = 1, 32, 10, 40
+    for kernel in (5, 3, 3):
+        length = (length + 2 - kernel) // 2 + 1
+    expected = (c * 5 + 1) * w + 2 * (w * w * 3 + w) + (w * length + 1) * k
+    net = models.build("cnn1d", k, (c, 40))
+    assert sum(p.numel() for p in net.parameters()) == expected
+    assert net(torch.zeros(3, 1, 40)).shape == (3, 10)
+
+
+def test_cnn1d_rejects_images():
+    with pytest.raises(ValueError, match="input_shape must be"):
+        models.build("cnn1d", 10, (1, 8, 8))
+
+
+def test_mlp_trains_on_sequences():
+    net = models.build("mlp", 10, (1, 40))
+    assert net(torch.zeros(2, 1, 40)).shape == (2, 10)

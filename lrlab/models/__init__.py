@@ -4,6 +4,7 @@ Each family lives in its own module and exposes ``BUILDERS``, a mapping from a m
 name to a function ``(num_classes, input_shape, **options) -> torch.nn.Module``:
 
 - :mod:`lrlab.models.small` — ``"mlp"``, ``"small_cnn"``
+- :mod:`lrlab.models.sequence` — ``"cnn1d"`` (1-D sequences such as MNIST-1D)
 - :mod:`lrlab.models.resnet` — ``"resnet18"``, ``"resnet20"``, ``"resnet56"``, ``"resnet110"``
 - :mod:`lrlab.models.scale_invariant` — ``"scale_invariant_mlp"``, ``"scale_invariant_cnn"``
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-_FAMILIES = ("small", "resnet", "scale_invariant")
+_FAMILIES = ("small", "sequence", "resnet", "scale_invariant")
 
 
 def _builders() -> dict:
@@ -37,8 +38,9 @@ def build(name: str, num_classes: int = 10, input_shape=(3, 32, 32), **options):
     num_classes : int
         Number of output logits.
     input_shape : tuple of int
-        Shape of one input example, ``(channels, height, width)``; a data set's
-        ``input_shape`` attribute gives it (``(1, 8, 8)`` for digits).
+        Shape of one input example, ``(channels, height, width)`` or, for sequences,
+        ``(channels, length)``; a data set's ``input_shape`` attribute gives it
+        (``(1, 8, 8)`` for digits, ``(1, 40)`` for MNIST-1D).
     **options
         Passed to the family's builder (widths, depth, ...).
 
