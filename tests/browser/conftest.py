@@ -109,6 +109,8 @@ class Visit:
 def reader(browser, site):
     """``reader(doc)``: the page of document ``doc``, loaded once, typeset and screenshotted."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # Generous: the API page is long, and CI machines are small and shared.
+    context.set_default_timeout(120_000)
     visits: dict[str, Visit] = {}
 
     def open_page(doc: str) -> Visit:
@@ -147,7 +149,7 @@ def reader(browser, site):
         wait_for_math(page)
         wait_for_images(page)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=screenshot_path(doc), full_page=True)
+        page.screenshot(path=screenshot_path(doc), full_page=True, timeout=180_000)
         visits[doc] = visit
         return visit
 
@@ -160,7 +162,7 @@ def wait_for_math(page) -> None:
     if page.locator(".math").count() == 0:
         return
     page.wait_for_function(
-        "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
+        "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=120_000
     )
     page.evaluate("() => MathJax.startup.promise.then(() => true)")
 
