@@ -22,17 +22,25 @@ _SUBMODULES = (
     "curvature",
     "data",
     "dynamics",
+    "ensembles",
+    "explr",
+    "history",
     "lrfind",
     "models",
     "plots",
+    "reproduce",
+    "restarts",
     "results",
     "scale",
     "schedules",
+    "speed",
+    "step",
+    "sweep",
     "train",
     "widgets",
 )
 
-__all__ = ["__version__", "device", *_SUBMODULES]
+__all__ = ["__version__", "device", "device_name", *_SUBMODULES]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     import torch
@@ -55,6 +63,28 @@ def device() -> torch.device:
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device | str | None = None) -> str:
+    """A readable name of a torch device: the GPU model on CUDA, ``"cpu"`` otherwise.
+
+    Parameters
+    ----------
+    device : torch.device or str, optional
+        :func:`device` by default.
+
+    Examples
+    --------
+    >>> import lrlab, torch
+    >>> lrlab.device_name(torch.device("cpu"))
+    'cpu'
+    """
+    import torch
+
+    device = torch.device(device) if device is not None else globals()["device"]()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
 
 
 def __getattr__(name: str):

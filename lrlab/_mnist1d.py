@@ -44,7 +44,7 @@ def generate() -> dict[str, np.ndarray]:
 
 def mnist1d_tensors(root: Path) -> dict:
     """Training and test tensors, from the cache in ``root`` or generated (then cached)."""
-    from lrlab.results import atomic_write
+    from lrlab._io import atomic_write
 
     cache = root / _CACHE_NAME
     if cache.is_file():

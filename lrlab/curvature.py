@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
+from lrlab import _check
+
 __all__ = ["hvp", "top_eigenvalue", "hessian_trace"]
 
 
@@ -37,12 +39,6 @@ def _as_params(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:
         if not p.requires_grad:
             raise ValueError("params must all require grad, got one with requires_grad=False")
     return params
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _hessian_operator(
@@ -262,9 +258,8 @@ def top_eigenvalue(
     5.0
     """
     params = _as_params(params)
-    iters = _check_positive_int(iters, "iters")
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
+    iters = _check.integer("iters", iters, minimum=1)
+    tol = _check.number("tol", tol, low=0, low_open=True)
     if method not in ("lanczos", "power"):
         raise ValueError(f'method must be "lanczos" or "power", got {method!r}')
     matvec = _hessian_operator(loss_fn, params)
@@ -319,7 +314,7 @@ def hessian_trace(
     8.0
     """
     params = _as_params(params)
-    samples = _check_positive_int(samples, "samples")
+    samples = _check.integer("samples", samples, minimum=1)
     matvec = _hessian_operator(loss_fn, params)
     total = sum(p.numel() for p in params)
     generator = torch.Generator().manual_seed(seed)

@@ -24,11 +24,14 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from lrlab import device_name
+from lrlab._io import atomic_write, dumps
+from lrlab.history import History
 
 __all__ = [
     "atomic_write",
@@ -44,50 +47,6 @@ __all__ = [
 ROOT_ENV = "LRLAB_RESULTS"
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[1]
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
-    """Write a file so that readers see either the old content or the new, never half.
-
-    The data go to a temporary file in the same folder, are flushed to disk, and the
-    temporary file is then renamed over ``path`` (an atomic operation on POSIX and
-    Windows). The folder is created if missing.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Destination.
-    data : bytes or str
-        Content; ``str`` is written as UTF-8.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = atomic_write(pathlib.Path(tempfile.mkdtemp()) / "x.txt", "hello")
-    >>> p.read_text()
-    'hello'
-    """
-    if not isinstance(data, (bytes, bytearray, str)):
-        raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def results_root(root: str | os.PathLike | None = None) -> Path:
@@ -131,7 +90,7 @@ def provenance(
         The command that produced the result; by default this process's ``sys.argv``.
     device : str, optional
         A readable device name (``"NVIDIA A100-SXM4-40GB"``, ``"cpu"``); by default the
-        name of ``lrlab.device()``.
+        name of ``lrlab.device()`` (:func:`lrlab.device_name`).
     seed : int, optional
         The run's random seed.
     wall_time_s : float, optional
@@ -164,33 +123,14 @@ def provenance(
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
-        "device": device if device is not None else device_name(lrlab.device()),
+        "device": device if device is not None else lrlab.device_name(),
         "seed": seed,
         "wall_time_s": wall_time_s,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def device_name(device) -> str:
-    """A readable name of a torch device: the GPU model on CUDA, ``"cpu"`` otherwise.
-
-    Examples
-    --------
-    >>> import torch
-    >>> device_name(torch.device("cpu"))
-    'cpu'
-    """
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return device.type
-
-
 def _is_history(result) -> bool:
-    from lrlab.train import History
-
     return isinstance(result, History)
 
 
@@ -230,7 +170,7 @@ def save(
     ----------
     name : str
         File stem, e.g. ``"cifar10_resnet18_step_vs_peak"``.
-    result : lrlab.train.History or JSON-serialisable object
+    result : lrlab.history.History or JSON-serialisable object
         What the run produced. A ``History`` is stored as its dict and comes back as a
         ``History`` from :func:`load`.
     config : mapping
@@ -272,18 +212,7 @@ def save(
             command=command, device=device, seed=seed, wall_time_s=wall_time_s
         ),
     }
-    return atomic_write(path, _dumps(record) + "\n")
-
-
-def _dumps(value, indent: str = "") -> str:
-    """JSON with one key per line but each list of numbers on one line (short, diffable)."""
-    inner = indent + " "
-    if isinstance(value, dict) and value:
-        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, inner)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
-    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        return "[\n" + ",\n".join(inner + _dumps(v, inner) for v in value) + "\n" + indent + "]"
-    return json.dumps(value, allow_nan=False)
+    return atomic_write(path, dumps(record) + "\n")
 
 
 def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -293,7 +222,7 @@ def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
     -------
     dict
         ``{"name", "config", "result", "result_type", "provenance"}``; ``result`` is a
-        :class:`lrlab.train.History` when one was saved.
+        :class:`lrlab.history.History` when one was saved.
 
     Raises
     ------
@@ -305,8 +234,6 @@ def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
         raise FileNotFoundError(f"no results file {path} (save one with lrlab.results.save)")
     record = json.loads(path.read_text(encoding="utf-8"))
     if record.get("result_type") == "History":
-        from lrlab.train import History
-
         record["result"] = History.from_dict(record["result"])
     return record
 

@@ -14,9 +14,11 @@ weight decay and the exponentially growing learning rate ``eta alpha^(-2t-1)``, 
 the first. The same holds for any base schedule ``eta_t`` with a per-step ``alpha_t``
 (:func:`explr_from_schedule`); :func:`texp` is the paper's simpler approximation.
 
-Functions here: :func:`explr_alpha`, :func:`explr_schedule`, :func:`explr_from_schedule`,
-:func:`texp`, :func:`set_explr_momentum_buffers`, :func:`scale_invariance_residuals`,
-:func:`sgd_trajectory` and :func:`explr_pair` (two copies trained side by side).
+Functions here: :func:`set_explr_momentum_buffers`, :func:`scale_invariance_residuals`,
+:func:`sgd_trajectory` and :func:`explr_pair` (two copies trained side by side). The
+schedules :func:`explr_alpha`, :func:`explr_schedule`, :func:`explr_from_schedule` and
+:func:`texp` live in :mod:`lrlab.explr` (they are :class:`lrlab.schedules.Schedule` objects)
+and are re-exported here.
 """
 
 from __future__ import annotations
@@ -30,269 +32,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Schedule = Callable[[int | np.ndarray], float | np.ndarray]
+from lrlab import _check
+from lrlab.explr import explr_alpha, explr_from_schedule, explr_schedule, rates_of, texp
+from lrlab.schedules import constant
 
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_finite(name: str, value: float, low: float, high: float | None = None) -> float:
-    """Return ``float(value)`` if ``low <= value`` (``< high``), else raise ValueError."""
-    value = float(value)
-    if not math.isfinite(value) or value < low or (high is not None and value >= high):
-        allowed = f">= {low}" if high is None else f"in [{low}, {high})"
-        raise ValueError(f"{name} must be finite and {allowed}, got {value}")
-    return value
-
-
-def _check_lr(lr: float) -> float:
-    lr = float(lr)
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be finite and > 0, got {lr}")
-    return lr
-
-
-def _check_steps(name: str, steps: int) -> int:
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"{name} must be a positive integer, got {steps!r}")
-    return int(steps)
-
-
-def _as_steps(step, limit: int | None = None) -> np.ndarray:
-    """Validate a schedule's argument: a non-negative integer (array), below ``limit``."""
-    t = np.asarray(step)
-    if t.dtype == bool or not np.issubdtype(t.dtype, np.integer):
-        raise TypeError(f"step must be an int or an integer array, got {t.dtype}")
-    if t.size and t.min() < 0:
-        raise ValueError(f"step must be >= 0, got {t.min()}")
-    if limit is not None and t.size and t.max() >= limit:
-        raise ValueError(f"step must be < {limit} (the schedule was built for that many steps)")
-    return t
-
-
-def _scalar_or_array(values: np.ndarray, step):
-    return float(values) if np.ndim(step) == 0 else values
-
-
-# --------------------------------------------------------------------------- schedules
-
-
-def explr_alpha(lr: float, weight_decay: float, momentum: float = 0.0) -> float:
-    """The growth constant alpha of the exponential-learning-rate equivalence.
-
-    alpha is the larger root of
-
-    .. math:: x^2 - (1 + \\gamma - \\lambda\\eta)\\,x + \\gamma = 0,
-
-    which is ``1 - lr * weight_decay`` without momentum (Li & Arora, ICLR 2020, main
-    theorem). Real positive roots exist when ``lr * weight_decay <= (1 - sqrt(momentum))**2``
-    (strictly below 1 when ``momentum = 0``).
-
-    Parameters
-    ----------
-    lr : float
-        Learning rate eta > 0 of the run with weight decay.
-    weight_decay : float
-        Weight decay lambda >= 0 (PyTorch's: added to the gradient as ``lambda * theta``).
-    momentum : float
-        Momentum gamma in [0, 1).
-
-    Returns
-    -------
-    float
-        alpha in (0, 1]; 1 when ``weight_decay = 0``.
-
-    Examples
-    --------
-    >>> from lrlab.scale import explr_alpha
-    >>> explr_alpha(0.1, 5e-4)
-    0.99995
-    >>> round(explr_alpha(0.1, 5e-4, momentum=0.9), 8)
-    0.99949773
-    """
-    lr = _check_lr(lr)
-    weight_decay = _check_finite("weight_decay", weight_decay, 0.0)
-    momentum = _check_finite("momentum", momentum, 0.0, 1.0)
-    decay = lr * weight_decay
-    b = 1.0 + momentum - decay
-    # b^2 - 4 gamma, written so that it is exactly (1 - gamma)^2 when decay = 0.
-    discriminant = (1.0 - momentum) ** 2 - decay * (2.0 * (1.0 + momentum) - decay)
-    if discriminant < 0 or b <= 0:
-        raise ValueError(
-            "x^2 - (1 + momentum - lr*weight_decay) x + momentum = 0 has no positive real root: "
-            "the equivalence needs lr*weight_decay <= (1 - sqrt(momentum))**2, got "
-            f"lr*weight_decay = {decay:.6g} > {(1 - math.sqrt(momentum)) ** 2:.6g}"
-        )
-    # b > 0, so adding the square root has no cancellation; alpha <= 1 since decay >= 0,
-    # the min only removes a rounding error in the last bit.
-    return min(0.5 * (b + math.sqrt(discriminant)), 1.0)
-
-
-def explr_schedule(lr: float, weight_decay: float, momentum: float = 0.0) -> Schedule:
-    """The exponentially growing learning rate that replaces weight decay.
-
-    .. math:: \\tilde\\eta_t = \\eta\\,\\alpha^{-2t-1},
-
-    with alpha from :func:`explr_alpha` (Li & Arora, ICLR 2020, main theorem). SGD with
-    this schedule and no weight decay is equivalent, on a scale-invariant loss, to SGD
-    with constant ``lr`` and ``weight_decay`` (same momentum), provided the momentum
-    buffer starts as :func:`set_explr_momentum_buffers` says.
-
-    Parameters
-    ----------
-    lr, weight_decay, momentum : float
-        The hyper-parameters of the run with weight decay.
-
-    Returns
-    -------
-    callable
-        ``s(step) -> lr`` for a 0-based int or integer array ``step``.
-
-    Examples
-    --------
-    >>> from lrlab.scale import explr_schedule
-    >>> s = explr_schedule(0.1, 0.01)
-    >>> round(s(0), 6), round(s(1) / s(0), 6)  # lr / alpha and alpha^-2, alpha = 0.999
-    (0.1001, 1.002003)
-    """
-    alpha = explr_alpha(lr, weight_decay, momentum)
-    log_alpha = math.log(alpha)
-
-    def schedule(step):
-        t = _as_steps(step)
-        return _scalar_or_array(lr * np.exp(-(2 * t + 1) * log_alpha), step)
-
-    return schedule
-
-
-def _base_rates(schedule: Schedule, steps: int) -> np.ndarray:
-    rates = np.asarray(schedule(np.arange(steps)), dtype=float)
-    if rates.shape != (steps,) or not np.all(np.isfinite(rates)) or np.any(rates <= 0):
-        raise ValueError("schedule must give a finite learning rate > 0 at every step")
-    return rates
-
-
-def _tabulated(rates: np.ndarray) -> Schedule:
-    steps = len(rates)
-
-    def schedule(step):
-        t = _as_steps(step, limit=steps)
-        return _scalar_or_array(rates[t], step)
-
-    return schedule
-
-
-def _rates_from_alphas(rates: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """eta~_t = eta_t s_t s_{t+1} with s_0 = 1 and s_{t+1} = s_t / alpha_t (in logs)."""
-    log_s_next = -np.cumsum(np.log(alphas))  # log s_{t+1}
-    log_s = np.concatenate(([0.0], log_s_next[:-1]))  # log s_t
-    return rates * np.exp(log_s + log_s_next)
-
-
-def explr_from_schedule(
-    schedule: Schedule, weight_decay: float, momentum: float, steps: int
-) -> Schedule:
-    """The exactly equivalent no-weight-decay schedule for any base schedule eta_t.
-
-    Write the run with weight decay as PyTorch's SGD
-    (``v_{t+1} = gamma v_t + grad L(theta_t) + lambda theta_t``,
-    ``theta_{t+1} = theta_t - eta_t v_{t+1}``, with ``v_0 = 0``). A run without weight
-    decay, learning rate ``eta~_t`` and iterates ``theta~_t = s_t theta_t`` sees the
-    gradient ``grad L(theta_t) / s_t``; matching both second-order recurrences term by
-    term (derived in the book's chapter; Li & Arora, ICLR 2020, prove the general case) gives,
-    with ``a_t = s_t / s_{t+1}`` and ``r_t = eta_t / eta_{t-1}``,
-
-    .. math::
-
-        a_t = 1 - \\eta_t\\lambda + \\gamma r_t\\,(1 - 1/a_{t-1}),\\qquad
-        \\tilde\\eta_t = \\eta_t\\, s_t\\, s_{t+1}.
-
-    ``a_0`` is the root alpha of :func:`explr_alpha` for ``eta_0``, so a constant base
-    schedule gives exactly :func:`explr_schedule`, and the ExpLR run needs the initial
-    momentum buffer of :func:`set_explr_momentum_buffers`. After a change of learning rate
-    ``a_t`` relaxes towards the new root over a few ``1/(1 - gamma)`` steps; :func:`texp`
-    skips that relaxation.
-
-    Parameters
-    ----------
-    schedule : callable
-        Base schedule ``s(step) -> lr`` (vectorised), e.g. ``lrlab.schedules.step_decay``.
-    weight_decay : float
-        lambda >= 0.
-    momentum : float
-        gamma in [0, 1).
-    steps : int
-        Number of optimizer steps to tabulate; the result accepts ``0 <= step < steps``.
-
-    Returns
-    -------
-    callable
-        ``s(step) -> lr`` of the run without weight decay.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lrlab.scale import explr_from_schedule, explr_schedule
-    >>> exact = explr_from_schedule(lambda t: np.full(np.shape(t), 0.1), 1e-3, 0.9, 100)
-    >>> bool(np.allclose(exact(np.arange(100)), explr_schedule(0.1, 1e-3, 0.9)(np.arange(100))))
-    True
-    """
-    weight_decay = _check_finite("weight_decay", weight_decay, 0.0)
-    momentum = _check_finite("momentum", momentum, 0.0, 1.0)
-    steps = _check_steps("steps", steps)
-    rates = _base_rates(schedule, steps)
-    alphas = np.empty(steps)
-    alphas[0] = explr_alpha(rates[0], weight_decay, momentum)
-    for t in range(1, steps):
-        ratio = rates[t] / rates[t - 1]
-        alphas[t] = 1.0 - rates[t] * weight_decay + momentum * ratio * (1.0 - 1.0 / alphas[t - 1])
-        if not alphas[t] > 0:
-            raise ValueError(
-                f"no equivalent schedule: the scale factor alpha_t = {alphas[t]:.4g} <= 0 at "
-                f"step {t}; lr*weight_decay is too large for this momentum"
-            )
-    return _tabulated(_rates_from_alphas(rates, alphas))
-
-
-def texp(schedule: Schedule, weight_decay: float, momentum: float, steps: int) -> Schedule:
-    """Li & Arora's Tapered-EXPonential schedule (TEXP), an approximation of the exact one.
-
-    TEXP uses, at every step, the stationary root ``alpha*(eta_t)`` of :func:`explr_alpha`
-    for the current base learning rate instead of the recurrence of
-    :func:`explr_from_schedule`:
-    ``eta~_t = eta_t s_t s_{t+1}``, ``s_{t+1} = s_t / alpha*(eta_t)``. Within a phase of
-    constant ``eta_I`` the learning rate grows by ``alpha*_I^(-2)`` per step; entering a new
-    phase it is multiplied by ``(eta_I / eta_{I-1}) / (alpha*_{I-1} alpha*_I)`` -- the
-    instant decay and the switch of growth rate of Li & Arora's TEXP (ICLR 2020).
-    It is exact without momentum; with momentum it ignores the few steps the exact
-    ``alpha_t`` needs to settle after each change.
-
-    Parameters
-    ----------
-    schedule, weight_decay, momentum, steps
-        As in :func:`explr_from_schedule`.
-
-    Returns
-    -------
-    callable
-        ``s(step) -> lr`` for ``0 <= step < steps``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lrlab.scale import texp
-    >>> s = texp(lambda t: np.where(np.asarray(t) < 50, 0.1, 0.01), 0.01, 0.0, 100)
-    >>> round(float(s(50) / s(49)), 6)  # 0.1 * (1/0.999) * (1/0.9999)
-    0.10011
-    """
-    weight_decay = _check_finite("weight_decay", weight_decay, 0.0)
-    momentum = _check_finite("momentum", momentum, 0.0, 1.0)
-    steps = _check_steps("steps", steps)
-    rates = _base_rates(schedule, steps)
-    roots = {lr: explr_alpha(lr, weight_decay, momentum) for lr in np.unique(rates)}
-    alphas = np.array([roots[lr] for lr in rates])
-    return _tabulated(_rates_from_alphas(rates, alphas))
-
+__all__ = [
+    "explr_alpha",
+    "explr_from_schedule",
+    "explr_pair",
+    "explr_schedule",
+    "scale_invariance_residuals",
+    "set_explr_momentum_buffers",
+    "sgd_trajectory",
+    "texp",
+]
 
 # --------------------------------------------------------------------------- PyTorch side
 
@@ -468,11 +221,10 @@ def scale_invariance_residuals(
     return results
 
 
-def _as_base_schedule(lr_or_schedule: float | Schedule) -> Schedule:
+def _as_base_schedule(lr_or_schedule: float | Callable) -> Callable:
     if callable(lr_or_schedule):
         return lr_or_schedule
-    lr = _check_lr(lr_or_schedule)
-    return lambda step: _scalar_or_array(np.full(np.shape(step), lr), step)
+    return constant(_check.number("lr", lr_or_schedule, low=0, low_open=True))
 
 
 def _batches(n: int, batch_size: int | None, steps: int, seed: int) -> list[torch.Tensor | None]:
@@ -518,7 +270,7 @@ def sgd_trajectory(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    schedule: float | Schedule,
+    schedule: float | Callable,
     steps: int,
     *,
     weight_decay: float = 0.0,
@@ -569,10 +321,10 @@ def sgd_trajectory(
     >>> bool(run["weight_norm"][-1] > run["weight_norm"][0])  # no weight decay: it grows
     True
     """
-    steps = _check_steps("steps", steps)
-    weight_decay = _check_finite("weight_decay", weight_decay, 0.0)
-    momentum = _check_finite("momentum", momentum, 0.0, 1.0)
-    rates = _base_rates(_as_base_schedule(schedule), steps)
+    steps = _check.integer("steps", steps, minimum=1)
+    weight_decay = _check.number("weight_decay", weight_decay, low=0)
+    momentum = _check.number("momentum", momentum, 0, 1, high_open=True)
+    rates = rates_of(_as_base_schedule(schedule), steps)
     model, x, y = _prepare(model, x, y)
     batches = _batches(len(x), batch_size, steps, seed)
     params = _trainable(model)
@@ -609,12 +361,12 @@ def explr_pair(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    schedule: float | Schedule,
+    schedule: float | Callable,
     weight_decay: float,
     momentum: float = 0.0,
     steps: int = 1000,
     *,
-    explr: str | Schedule = "exact",
+    explr: str | Callable = "exact",
     init_buffers: bool = True,
     batch_size: int | None = None,
     seed: int = 0,
@@ -674,11 +426,11 @@ def explr_pair(
     >>> bool(pair["output_diff"].max() < 1e-10)
     True
     """
-    steps = _check_steps("steps", steps)
-    weight_decay = _check_finite("weight_decay", weight_decay, 0.0)
-    momentum = _check_finite("momentum", momentum, 0.0, 1.0)
+    steps = _check.integer("steps", steps, minimum=1)
+    weight_decay = _check.number("weight_decay", weight_decay, low=0)
+    momentum = _check.number("momentum", momentum, 0, 1, high_open=True)
     base = _as_base_schedule(schedule)
-    rates = _base_rates(base, steps)
+    rates = rates_of(base, steps)
     if callable(explr):
         target = explr
     elif explr == "exact" and not callable(schedule):
@@ -689,7 +441,7 @@ def explr_pair(
         target = texp(base, weight_decay, momentum, steps)
     else:
         raise ValueError(f"explr must be 'exact', 'texp' or a schedule, got {explr!r}")
-    explr_rates = _base_rates(target, steps)
+    explr_rates = rates_of(target, steps)
 
     model_a, x, y = _prepare(model, x, y)
     model_b = copy.deepcopy(model_a)

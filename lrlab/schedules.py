@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from lrlab import _check
+
 __all__ = [
     "Schedule",
     "constant",
@@ -88,31 +90,15 @@ class Schedule:
 
 
 def _rate(name: str, value, *, allow_zero: bool = False) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
-    return value
+    return _check.number(name, value, low=0, low_open=not allow_zero)
 
 
 def _count(name: str, value, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    return _check.integer(name, value, minimum=minimum)
 
 
 def _factor(name: str, value, low: float, high: float, *, include_low: bool = False) -> float:
-    value = float(value)
-    ok_low = value >= low if include_low else value > low
-    if not (math.isfinite(value) and ok_low and value <= high):
-        bracket = "[" if include_low else "("
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
-    return value
+    return _check.number(name, value, low, high, low_open=not include_low)
 
 
 def _at_most(name: str, value: float, other_name: str, other: float) -> None:

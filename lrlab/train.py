@@ -2,49 +2,103 @@
 
 :func:`fit` trains a classifier on an :class:`lrlab.data.Dataset` with SGD (or Adam),
 records every step's learning rate, loss and gradient norm and every epoch's train/test
-loss and accuracy in a :class:`History`, stops cleanly when the loss stops being finite,
-and can checkpoint every epoch and resume bit-for-bit (on the CPU).
+loss and accuracy in a :class:`~lrlab.history.History`, stops cleanly when the loss stops
+being finite, and can checkpoint every epoch and resume bit-for-bit (on the CPU). The run
+is set up by :func:`lrlab.step.prepare`, the same set-up the range test and the benchmark
+use; the step, the History and the speed measurements live in :mod:`lrlab.step`,
+:mod:`lrlab.history` and :mod:`lrlab.speed` and are re-exported here.
 
 On a GPU it uses the fast path by default: data already on the device (see
 :mod:`lrlab.data`), bf16 autocast (fp16 with a gradient scaler on GPUs without bf16, such
 as the T4), channels-last memory layout for convolutional nets, and it reads the loss back
 from the GPU only every few steps so that the GPU never waits for Python.
 
+Callbacks
+---------
+A feature that needs the training loop (tracking sharpness, stability, snapshots) is a
+callback, not a copy of the loop. The protocol, in full:
+
+- A callback is a callable ``callback(model, step, history)``, called after optimizer step
+  ``step`` (0-based, counted over all epochs) with ``history`` already holding that step
+  (``history.lr[step]``, ``history.loss[step]``, ``history.grad_norm[step]``). Each
+  parameter's ``.grad`` still holds that step's minibatch gradient (unscaled); the next
+  step zeroes it. The model is in train mode.
+- It records what it measures with ``history.record(name, step, value)`` (a series in
+  ``history.extras``, saved with the History).
+- It may raise :class:`StopTraining` to end the run after this step
+  (``history.stopped_at_step`` says where).
+- An optional method ``on_epoch_end(model, epoch, history)`` is called after each epoch's
+  record (test loss and accuracy included), before the checkpoint is written, whatever
+  the callback's schedule below.
+- When to call it: an integer attribute ``every`` (>= 1) asks for the steps with
+  ``step % every == 0``; a method ``wants(step) -> bool`` asks for the steps where it
+  returns True and takes precedence over ``every``; a callback with neither is called
+  every step. :func:`is_due` is that rule. ``fit`` reads the losses back from the device
+  (a GPU sync) only when some callback is due, or every 25 steps on a GPU (every step on
+  the CPU, where reading is free), so a callback that runs every k steps costs no
+  per-step sync. A callback should still return early by itself at steps it does not
+  want, so that it is correct when called by other loops.
+- It leaves the model's mode and parameters as it found them and removes any hook it adds.
+
 >>> import torch, lrlab
 >>> from lrlab import data, models, train
 >>> digits = data.load("digits", device="cpu")
 >>> _ = torch.manual_seed(0)
 >>> net = models.build("mlp", 10, digits.input_shape)
->>> history = train.fit(net, digits, 0.05, epochs=2, progress=False)
+>>> class WeightNorm:
+...     every = 5
+...     def __call__(self, model, step, history):
+...         norm = sum(float(p.detach().norm() ** 2) for p in model.parameters()) ** 0.5
+...         history.record("weight_norm", step, norm)
+>>> history = train.fit(net, digits, 0.05, epochs=2, progress=False, callbacks=[WeightNorm()])
 >>> len(history.lr) == 2 * digits.num_batches("train", 128)
 True
+>>> [step for step, _ in history.extras["weight_norm"]]
+[0, 5, 10, 15, 20]
 """
 
 from __future__ import annotations
 
 import io
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from lrlab.results import atomic_write, device_name
+from lrlab import _check, device_name
+from lrlab._io import atomic_write
+from lrlab.history import History
+from lrlab.speed import matmul_peak, throughput, training_flops
+from lrlab.step import (
+    LOSSES,
+    OPTIMIZERS,
+    PRECISIONS,
+    choose_channels_last,
+    choose_precision,
+    epoch_seed,
+    evaluate,
+    make_optimizer,
+    make_train_step,
+    prepare,
+)
 
 __all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "Callback",
     "History",
     "StopTraining",
     "choose_channels_last",
     "choose_precision",
     "evaluate",
     "fit",
+    "is_due",
     "make_optimizer",
     "make_train_step",
     "matmul_peak",
@@ -52,465 +106,71 @@ __all__ = [
     "training_flops",
 ]
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-OPTIMIZERS = ("sgd", "adam", "adamw")
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # Options that may differ between a run and its resumption ("schedule" is its repr, which
 # for a lambda names a memory address: the schedule is checked by its values instead).
 _RESUMABLE_DIFFERENCES = {"epochs", "schedule"}
+# Options added to the config after checkpoints were first written: their value then.
+_CONFIG_DEFAULTS = {"loss": "cross_entropy"}
+# On a GPU, read the losses back every this many steps (unless a callback is due sooner).
+_GPU_SYNC_EVERY = 25
 
 
 class StopTraining(Exception):  # noqa: N818 - a control signal, not an error
     """Raise from a callback to end :func:`fit` early; History marks the step."""
 
 
-def choose_precision(precision: str, device_type: str, bf16_supported: bool) -> str:
-    """Resolve the ``precision`` option of :func:`fit` for a device.
+@runtime_checkable
+class Callback(Protocol):
+    """What :func:`fit` calls after optimizer steps (the full protocol is in the module
+    docstring): ``callback(model, step, history)``, with the optional attribute ``every``
+    and the optional methods ``wants(step)`` and ``on_epoch_end(model, epoch, history)``."""
 
-    ``"auto"`` means bf16 autocast on a GPU with native bf16 (compute capability >= 8,
-    e.g. A100, H100, L4), fp16 autocast with a gradient scaler on older GPUs (V100, T4),
-    and fp32 on the CPU, where autocast would be slower.
+    def __call__(self, model: nn.Module, step: int, history: History) -> None: ...
 
-    Parameters
-    ----------
-    precision : {"auto", "fp32", "bf16", "fp16"}
-    device_type : str
-        ``torch.device.type``: ``"cuda"``, ``"cpu"``, ...
-    bf16_supported : bool
-        Whether the GPU computes in bf16 natively.
 
-    Returns
-    -------
-    str
-        ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+def is_due(callback: Callable, step: int) -> bool:
+    """Whether :func:`fit` calls ``callback`` after step ``step``.
+
+    ``callback.wants(step)`` if the callback has that method, else ``step % callback.every
+    == 0`` if it has an ``every`` attribute, else True.
 
     Examples
     --------
-    >>> choose_precision("auto", "cuda", bf16_supported=False)
-    'fp16'
-    >>> choose_precision("auto", "cpu", bf16_supported=False)
-    'fp32'
+    >>> class Every10:
+    ...     every = 10
+    ...     def __call__(self, model, step, history): ...
+    >>> [t for t in range(35) if is_due(Every10(), t)]
+    [0, 10, 20, 30]
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "auto":
-        if device_type != "cuda":
-            return "fp32"
-        return "bf16" if bf16_supported else "fp16"
-    if precision == "fp16" and device_type != "cuda":
-        raise ValueError(f"precision 'fp16' needs a CUDA device, got {device_type!r}")
-    if precision == "bf16" and device_type == "cuda" and not bf16_supported:
-        raise ValueError("precision 'bf16' needs a GPU with bf16 (compute capability >= 8)")
-    return precision
+    wants = getattr(callback, "wants", None)
+    if wants is not None:
+        return bool(wants(step))
+    every = getattr(callback, "every", None)
+    return every is None or step % every == 0
 
 
-def choose_channels_last(channels_last, device_type: str, has_conv: bool) -> bool:
-    """Resolve the ``channels_last`` option: ``"auto"`` is on for conv nets on CUDA only.
-
-    Channels-last (NHWC) lets cuDNN use tensor cores without transposes; on the CPU and
-    for MLPs it brings nothing.
-
-    Examples
-    --------
-    >>> choose_channels_last("auto", "cuda", has_conv=True)
-    True
-    >>> choose_channels_last("auto", "cpu", has_conv=True)
-    False
-    """
-    if channels_last == "auto":
-        return device_type == "cuda" and has_conv
-    if not isinstance(channels_last, bool):
-        raise ValueError(f"channels_last must be 'auto', True or False, got {channels_last!r}")
-    return channels_last
-
-
-def _bf16_supported(device: torch.device) -> bool:
-    # including_emulation=False: a T4 "supports" bf16 only by slow emulation.
-    return device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
-
-
-def make_optimizer(
-    model: nn.Module,
-    optimizer: str = "sgd",
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    weight_decay: float = 5e-4,
-) -> torch.optim.Optimizer:
-    """Build the optimizer :func:`fit` uses, on all of the model's parameters.
-
-    ``"sgd"`` is heavy-ball momentum (Polyak 1964) or Nesterov momentum with L2 weight
-    decay added to the gradient; ``"adam"`` uses ``momentum`` as beta1; ``"adamw"`` also,
-    with decoupled weight decay.
-
-    Examples
-    --------
-    >>> make_optimizer(nn.Linear(2, 1), "sgd", lr=0.1).defaults["momentum"]
-    0.9
-    """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-    if nesterov and (optimizer != "sgd" or momentum == 0):
-        raise ValueError("nesterov=True needs optimizer='sgd' and momentum > 0")
-    params = model.parameters()
-    if optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
-        )
-    cls = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
-
-
-def make_train_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    precision: str = "fp32",
-    channels_last: bool = False,
-    scaler: torch.amp.GradScaler | None = None,
-    metrics: bool = True,
-) -> Callable[[torch.Tensor, torch.Tensor, float], tuple[torch.Tensor, ...]]:
-    """One optimizer step of cross-entropy training, as :func:`fit` (and the benchmark) runs it.
-
-    Parameters
-    ----------
-    model, optimizer
-        The model (already on the device) and its optimizer.
-    precision : {"fp32", "bf16", "fp16"}
-        Autocast dtype; fp16 needs ``scaler``.
-    channels_last : bool
-        Convert each batch to channels-last memory layout (the model should be too).
-    scaler : torch.amp.GradScaler, optional
-        Loss scaling for fp16.
-    metrics : bool
-        Also compute the gradient norm and the number of correct predictions. Callers
-        that need only the loss (the range test) turn this off: on a small network the
-        two cost about a tenth of a step.
-
-    Returns
-    -------
-    callable
-        ``step(x, y, lr) -> (loss, grad_norm, correct)``, all 0-d tensors left on the
-        device (reading them forces a GPU sync): the batch's mean loss, the global L2
-        norm of the (unscaled) gradient, and how many predictions were right; the last
-        two are ``None`` when ``metrics`` is false.
-
-    Examples
-    --------
-    >>> net = nn.Linear(4, 3)
-    >>> step = make_train_step(net, torch.optim.SGD(net.parameters(), lr=0.1))
-    >>> loss, norm, correct = step(torch.randn(8, 4), torch.zeros(8, dtype=torch.long), 0.1)
-    >>> loss.shape, norm.shape
-    (torch.Size([]), torch.Size([]))
-    """
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {precision!r}")
-    if precision == "fp16" and scaler is None:
-        raise ValueError("precision 'fp16' needs a GradScaler (scaler=...)")
-    device_type = next(model.parameters()).device.type
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    def step(x: torch.Tensor, y: torch.Tensor, lr: float):
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type, dtype=_DTYPES.get(precision), enabled=precision != "fp32"):
-            logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        grad_norm = correct = None
-        if metrics:
-            grads = [p.grad for p in params if p.grad is not None]
-            grad_norm = torch.nn.utils.get_total_norm(grads) if grads else loss.new_zeros(())
-            grad_norm = grad_norm.detach()
-        if scaler is not None:
-            scaler.step(optimizer)  # skips the step when the scaled gradient overflowed
-            scaler.update()
-        else:
-            optimizer.step()
-        if metrics:
-            correct = (logits.detach().argmax(dim=1) == y).sum()
-        return loss.detach(), grad_norm, correct
-
-    return step
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    data,
-    split: str = "test",
-    batch_size: int = 1024,
-    precision: str = "fp32",
-    channels_last: bool = False,
-) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy of ``model`` on a split, in eval mode.
-
-    Returns
-    -------
-    (float, float)
-        Loss and accuracy in [0, 1]. The model is put back in its previous mode.
-
-    Examples
-    --------
-    >>> from lrlab import data
-    >>> digits = data.load("digits", device="cpu")
-    >>> loss, acc = evaluate(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), digits)
-    >>> 0 <= acc <= 1
-    True
-    """
-    was_training = model.training
-    model.eval()
-    device = data.device
-    total_loss = torch.zeros((), device=device, dtype=torch.float64)
-    correct = torch.zeros((), device=device, dtype=torch.int64)
-    dtype = _DTYPES.get(precision)
-    for x, y in data.batches(split, batch_size, shuffle=False, augment=False):
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=dtype, enabled=precision != "fp32"):
-            logits = model(x).float()
-        total_loss += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(dim=1) == y).sum()
-    model.train(was_training)
-    n = data.size(split)
-    return float(total_loss) / n, int(correct) / n
-
-
-_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-
-def _encode(value):
-    """JSON has no NaN/inf: store non-finite floats as the strings "nan", "inf", "-inf"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    return value
-
-
-def _decode(value):
-    """Inverse of :func:`_encode`."""
-    if isinstance(value, str) and value in _NON_FINITE:
-        return _NON_FINITE[value]
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
-    return value
-
-
-def _plain_value(value):
-    """Tensors and NumPy values as Python numbers and lists (JSON- and checkpoint-safe)."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_plain_value(v) for v in value]
-    return value
-
-
-@dataclass
-class History:
-    """What a training run did, step by step and epoch by epoch.
-
-    Attributes
-    ----------
-    lr, loss, grad_norm : list of float
-        Per optimizer step ``t = 0, 1, ...``: the learning rate used, the batch's mean
-        training loss, and the global L2 norm of the gradient.
-    train_loss, train_acc, test_loss, test_acc, epoch_time : list of float
-        Per completed epoch: mean training loss and accuracy over the epoch's batches (in
-        train mode, as the steps saw them), test loss and accuracy (eval mode), and the
-        epoch's wall time in seconds (training and evaluation).
-    steps_per_epoch : int
-    device : str
-        Readable device name (GPU model, or ``"cpu"``).
-    seed : int
-    config : dict
-        The options of the run (see :func:`fit`).
-    diverged_at_step : int or None
-        First step whose loss (or gradient norm) was not finite; the run stopped there.
-    stopped_at_step : int or None
-        Step after which a callback raised :class:`StopTraining`.
-    wall_time : float
-        Seconds spent in :func:`fit` in total (over resumptions).
-    extras : dict of str to list
-        Series recorded by callbacks with :meth:`record`.
-    """
-
-    lr: list[float] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    grad_norm: list[float] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    epoch_time: list[float] = field(default_factory=list)
-    steps_per_epoch: int = 0
-    device: str = "cpu"
-    seed: int = 0
-    config: dict[str, Any] = field(default_factory=dict)
-    diverged_at_step: int | None = None
-    stopped_at_step: int | None = None
-    wall_time: float = 0.0
-    extras: dict[str, list] = field(default_factory=dict)
-
-    _STEP_FIELDS = ("lr", "loss", "grad_norm")
-    _EPOCH_FIELDS = ("train_loss", "train_acc", "test_loss", "test_acc", "epoch_time")
-
-    @property
-    def steps(self) -> int:
-        """Optimizer steps recorded."""
-        return len(self.lr)
-
-    @property
-    def epochs(self) -> int:
-        """Epochs completed."""
-        return len(self.test_acc)
-
-    @property
-    def diverged(self) -> bool:
-        return self.diverged_at_step is not None
-
-    def record(self, name: str, step: int, value) -> None:
-        """Append ``[step, value]`` to the series ``extras[name]`` (for callbacks).
-
-        ``value`` may be a number, a tensor or NumPy array (stored as numbers/lists), or
-        anything JSON can hold.
-
-        Examples
-        --------
-        >>> h = History()
-        >>> h.record("sharpness", 10, 3.5)
-        >>> h.extras
-        {'sharpness': [[10, 3.5]]}
-        """
-        self.extras.setdefault(name, []).append([int(step), _plain_value(value)])
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (non-finite floats become ``"nan"``/``"inf"`` strings)."""
-        return _encode(asdict(self))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> History:
-        """Inverse of :meth:`to_dict`."""
-        d = _decode(dict(d))
-        for name in (*cls._STEP_FIELDS, *cls._EPOCH_FIELDS):
-            d[name] = [float(v) for v in d.get(name, [])]
-        return cls(**d)
-
-    def to_json(self) -> str:
-        """Serialise to a JSON string (see :meth:`from_json`).
-
-        Examples
-        --------
-        >>> h = History(lr=[0.1], loss=[float("nan")], grad_norm=[1.0])
-        >>> History.from_json(h.to_json()).loss
-        [nan]
-        """
-        return json.dumps(self.to_dict(), allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> History:
-        """Read a History written by :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
-
-    def table(self) -> str:
-        """A plain-text table of the epochs (what ``lrlab train`` prints).
-
-        The ``lr`` column is the rate of each epoch's last step.
-        """
-        header = f"{'epoch':>5} {'lr':>10} {'train loss':>10} {'train acc':>9} "
-        header += f"{'test loss':>9} {'test acc':>8} {'time s':>7}"
-        rows = [header]
-        for i in range(self.epochs):
-            lr = self.lr[(i + 1) * self.steps_per_epoch - 1]
-            rows.append(
-                f"{i + 1:>5} {lr:>10.4g} {self.train_loss[i]:>10.4f} {self.train_acc[i]:>9.2%} "
-                f"{self.test_loss[i]:>9.4f} {self.test_acc[i]:>8.2%} {self.epoch_time[i]:>7.2f}"
-            )
-        if self.diverged:
-            rows.append(f"diverged at step {self.diverged_at_step} (lr {self.lr[-1]:.4g})")
-        if self.stopped_at_step is not None:
-            rows.append(f"stopped by a callback after step {self.stopped_at_step}")
-        return "\n".join(rows)
-
-    def plot(self, axes=None):
-        """Learning rate and loss per step, accuracy per epoch, in three panels.
-
-        Parameters
-        ----------
-        axes : sequence of 3 matplotlib Axes, optional
-            Where to draw; a new house-style figure if omitted.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-
-        Examples
-        --------
-        >>> h = History(lr=[0.1, 0.05], loss=[2.0, 1.5], grad_norm=[1.0, 0.8],
-        ...             train_loss=[1.75], train_acc=[0.4], test_loss=[1.6], test_acc=[0.5],
-        ...             epoch_time=[0.1], steps_per_epoch=2)
-        >>> len(h.plot().axes)
-        3
-        """
-        from lrlab import plots
-
-        if axes is None:
-            _, axes = plots.subplots(1, 3, width=11.0, height=3.4)
-        ax_lr, ax_loss, ax_acc = axes
-        steps = np.arange(self.steps)
-        ax_lr.plot(steps, self.lr)
-        ax_lr.set_xlabel("optimizer step")
-        ax_lr.set_ylabel("learning rate")
-        ax_loss.plot(steps, self.loss, alpha=0.35, lw=1, label="train (per step)")
-        ends = (np.arange(self.epochs) + 1) * self.steps_per_epoch - 1
-        ax_loss.plot(ends, self.train_loss, "o-", label="train (epoch mean)")
-        ax_loss.plot(ends, self.test_loss, "s-", label="test")
-        ax_loss.set_yscale("log")
-        ax_loss.set(xlabel="optimizer step", ylabel="cross-entropy loss")
-        ax_loss.legend()
-        epochs = np.arange(1, self.epochs + 1)
-        ax_acc.plot(epochs, self.train_acc, "o-", label="train")
-        ax_acc.plot(epochs, self.test_acc, "s-", label="test")
-        ax_acc.set(xlabel="epoch", ylabel="accuracy")
-        ax_acc.legend()
-        if self.diverged:
-            for ax in (ax_lr, ax_loss):
-                ax.axvline(self.diverged_at_step, color="k", ls="--", lw=1)
-            ax_loss.set_title(f"diverged at step {self.diverged_at_step}")
-        return ax_lr.figure
+def _check_callbacks(callbacks: Sequence[Callable]) -> list[Callable]:
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not callable(callback):
+            raise TypeError("callbacks must be callables callback(model, step, history)")
+        if getattr(callback, "wants", None) is not None and not callable(callback.wants):
+            raise TypeError(f"a callback's wants must be a method wants(step), got {callback!r}")
+        if getattr(callback, "every", None) is not None:
+            _check.integer("a callback's every", callback.every, minimum=1)
+    return callbacks
 
 
 def _as_schedule(schedule) -> Callable[[int], float]:
-    if isinstance(schedule, bool):
+    if isinstance(schedule, (bool, np.bool_)):
         raise TypeError(f"schedule must be callable or a number, got {schedule!r}")
-    if isinstance(schedule, (int, float)):
-        if not (math.isfinite(schedule) and schedule > 0):
-            raise ValueError(f"schedule (a constant learning rate) must be > 0, got {schedule}")
+    if isinstance(schedule, (int, float, np.integer, np.floating)):
         from lrlab.schedules import constant
 
-        return constant(float(schedule))
+        return constant(_check.number("schedule", schedule, low=0, low_open=True))
     if not callable(schedule):
         raise TypeError(f"schedule must be callable or a number, got {schedule!r}")
     return schedule
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """Independent seeds per epoch, so a resumed run draws what the full run drew."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
 def _save_checkpoint(path: Path, model, optimizer, scaler, history: History, epoch: int) -> None:
@@ -526,9 +186,31 @@ def _save_checkpoint(path: Path, model, optimizer, scaler, history: History, epo
     atomic_write(path, buffer.getvalue())
 
 
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def _resume(checkpoint, run, schedule, config: dict, epochs: int) -> tuple[History, int]:
+    """Load ``checkpoint`` into the prepared run; return its History and the epochs done."""
+    state = torch.load(checkpoint, map_location=run.device, weights_only=True)
+    history = History.from_dict(state["history"])
+    stored = {**_CONFIG_DEFAULTS, **history.config}
+    differ = {
+        k for k in set(config) | set(stored) if config.get(k) != stored.get(k)
+    } - _RESUMABLE_DIFFERENCES
+    done = len(history.lr)
+    sample = np.unique(np.linspace(0, done - 1, min(done, 100)).astype(int))
+    if any(_lr_at(schedule, int(t)) != history.lr[t] for t in sample):
+        differ.add("schedule")
+    if differ:
+        raise ValueError(
+            f"checkpoint {checkpoint} was written with different options: {sorted(differ)}"
+        )
+    history.config = config
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.scaler is not None and state["scaler"] is not None:
+        run.scaler.load_state_dict(state["scaler"])
+    start_epoch = state["epoch"]
+    if start_epoch > epochs:
+        raise ValueError(f"epochs must be >= {start_epoch} (done in {checkpoint}), got {epochs}")
+    return history, start_epoch
 
 
 def fit(
@@ -549,8 +231,9 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     callbacks: Sequence[Callable] = (),
+    loss: str = "cross_entropy",
 ) -> History:
-    """Train ``model`` on ``data`` with cross-entropy, the schedule setting every step's rate.
+    """Train ``model`` on ``data``, the schedule setting every step's rate.
 
     Step ``t`` (0-based, counted over all epochs) uses learning rate ``schedule(t)``;
     there are ``data.num_batches("train", batch_size)`` steps per epoch (the last batch
@@ -558,6 +241,8 @@ def fit(
     ``(seed, epoch)`` and re-seeds PyTorch's global generator from it (for dropout),
     so runs are reproducible and a resumed run repeats the uninterrupted one exactly on
     the CPU. The model's initial weights are the caller's: seed before building it.
+    Full-batch gradient descent is ``batch_size=data.size("train"), momentum=0.0,
+    weight_decay=0.0``.
 
     Parameters
     ----------
@@ -572,19 +257,19 @@ def fit(
     batch_size : int
     optimizer : {"sgd", "adam", "adamw"}
     momentum : float
-        SGD momentum (Adam's beta1), in [0, 1).
+        SGD momentum (Adam's beta1), in [0, 1); 0 is plain SGD.
     nesterov : bool
         Nesterov momentum (SGD only).
     weight_decay : float
         L2 penalty on all parameters (decoupled for AdamW), >= 0.
     precision : {"auto", "fp32", "bf16", "fp16"}
-        See :func:`choose_precision`.
+        See :func:`lrlab.step.choose_precision`.
     channels_last : {"auto", True, False}
-        See :func:`choose_channels_last`.
+        See :func:`lrlab.step.choose_channels_last`.
     compile : bool
         Run the model through ``torch.compile``.
     seed : int
-        Seed of the data order, augmentation and in-model randomness.
+        Seed of the data order, augmentation and in-model randomness, >= 0.
     checkpoint : str or path, optional
         File to write (atomically) after every epoch: model, optimizer, scaler, History.
     resume : bool
@@ -593,38 +278,42 @@ def fit(
     progress : bool
         Show a tqdm progress bar with loss, learning rate and test accuracy.
     callbacks : sequence of callables
-        Each is called as ``callback(model, step, history)`` after every optimizer step,
-        with ``history`` already holding that step; with callbacks, losses are read back
-        from the device every step. A callback may have an
-        ``on_epoch_end(model, epoch, history)`` method (called after the epoch's record,
-        before the checkpoint) and may raise :class:`StopTraining` to end the run.
+        Called after optimizer steps as ``callback(model, step, history)``, every step or
+        at the steps they ask for (``every``, ``wants``), optionally with an
+        ``on_epoch_end(model, epoch, history)`` method; one may raise
+        :class:`StopTraining`. The protocol is in this module's docstring.
+    loss : {"cross_entropy", "mse"}
+        The training (and test) loss: cross-entropy, or the square loss on one-hot
+        targets (:func:`lrlab.step.square_loss`). Accuracy is the logits' argmax either way.
 
     Returns
     -------
     History
         With ``diverged_at_step`` set (and no exception) if the loss or, without a
         gradient scaler, the gradient norm became non-finite. On a GPU, losses are read
-        back every 25 steps, so up to 24 further steps may have been applied to the model
-        by then; the History ends at the diverged step either way.
+        back every 25 steps (or when a callback is due), so up to 24 further steps may have
+        been applied to the model by then; the History ends at the diverged step either way.
     """
     schedule = _as_schedule(schedule)
-    _check_positive_int("epochs", epochs)
-    _check_positive_int("batch_size", batch_size)
+    epochs = _check.integer("epochs", epochs, minimum=1)
+    batch_size = _check.integer("batch_size", batch_size, minimum=1)
+    seed = _check.integer("seed", seed, minimum=0)
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path>")
-    if not all(callable(c) for c in callbacks):
-        raise TypeError("callbacks must be callables callback(model, step, history)")
-    device = data.device
-    prec = choose_precision(precision, device.type, _bf16_supported(device))
-    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    use_channels_last = choose_channels_last(channels_last, device.type, has_conv)
-    model.to(device)
-    if use_channels_last:
-        model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(model, optimizer, _lr_at(schedule, 0), momentum, nesterov, weight_decay)
-    scaler = torch.amp.GradScaler(device.type) if prec == "fp16" else None
-    net = torch.compile(model) if compile else model
-    step_fn = make_train_step(net, opt, prec, use_channels_last, scaler)
+    callbacks = _check_callbacks(callbacks)
+    run = prepare(
+        model,
+        data.device,
+        lr=_lr_at(schedule, 0),
+        optimizer=optimizer,
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+        precision=precision,
+        channels_last=channels_last,
+        compile=compile,
+        loss=loss,
+    )
     steps_per_epoch = data.num_batches("train", batch_size)
     config = {
         "model": type(model).__name__,
@@ -637,42 +326,21 @@ def fit(
         "momentum": momentum,
         "nesterov": nesterov,
         "weight_decay": weight_decay,
-        "precision": prec,
-        "channels_last": use_channels_last,
+        "precision": run.precision,
+        "channels_last": run.channels_last,
         "compile": compile,
         "seed": seed,
+        "loss": loss,
     }
     history = History(
-        steps_per_epoch=steps_per_epoch, device=device_name(device), seed=seed, config=config
+        steps_per_epoch=steps_per_epoch, device=device_name(run.device), seed=seed, config=config
     )
     start_epoch = 0
     if resume and Path(checkpoint).is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        history = History.from_dict(state["history"])
-        differ = {
-            k for k in set(config) | set(history.config) if config.get(k) != history.config.get(k)
-        } - _RESUMABLE_DIFFERENCES
-        done = len(history.lr)
-        sample = np.unique(np.linspace(0, done - 1, min(done, 100)).astype(int))
-        if any(_lr_at(schedule, int(t)) != history.lr[t] for t in sample):
-            differ.add("schedule")
-        if differ:
-            raise ValueError(
-                f"checkpoint {checkpoint} was written with different options: {sorted(differ)}"
-            )
-        history.config = config
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if scaler is not None and state["scaler"] is not None:
-            scaler.load_state_dict(state["scaler"])
-        start_epoch = state["epoch"]
-        if start_epoch > epochs:
-            raise ValueError(
-                f"epochs must be >= {start_epoch} (done in {checkpoint}), got {epochs}"
-            )
+        history, start_epoch = _resume(checkpoint, run, schedule, config, epochs)
     # Reading a loss back from a GPU makes the CPU wait for it: do that every step only
-    # where it is free (CPU) or needed (callbacks look at the History every step).
-    sync_every = 1 if (callbacks or device.type != "cuda") else 25
+    # where it is free (CPU), else every few steps or when a callback is due.
+    sync_every = 1 if run.device.type != "cuda" else _GPU_SYNC_EVERY
 
     from tqdm.auto import tqdm
 
@@ -688,31 +356,32 @@ def fit(
     try:
         for epoch in range(start_epoch, epochs):
             started = time.perf_counter()
-            epoch_seed = _epoch_seed(seed, epoch)
-            torch.manual_seed(epoch_seed)
+            seed_of_epoch = epoch_seed(seed, epoch)
+            torch.manual_seed(seed_of_epoch)
             pending: list[tuple[torch.Tensor, ...]] = []
             sizes: list[int] = []
             correct = 0
-            for x, y in data.batches("train", batch_size, seed=epoch_seed):
+            for x, y in data.batches("train", batch_size, seed=seed_of_epoch):
                 lr = _lr_at(schedule, step)
                 history.lr.append(lr)
-                pending.append(step_fn(x, y, lr))
+                pending.append(run.step(x, y, lr))
                 sizes.append(len(y))
+                due = [c for c in callbacks if is_due(c, step)]
                 step += 1
-                if len(pending) < sync_every and len(sizes) < steps_per_epoch:
+                if not due and len(pending) < sync_every and len(sizes) < steps_per_epoch:
                     continue
-                correct += _flush(pending, history, check_grad=prec != "fp16")
+                correct += _flush(pending, history, check_grad=run.precision != "fp16")
                 bar.update(len(pending))
                 pending = []
                 if history.diverged:
                     break
                 bar.set_postfix(loss=f"{history.loss[-1]:.3f}", lr=f"{lr:.3g}", refresh=False)
-                for callback in callbacks:
+                for callback in due:
                     callback(model, step - 1, history)
             if history.diverged:
                 break
             test_loss, test_acc = evaluate(
-                model, data, "test", max(batch_size, 512), prec, use_channels_last
+                model, data, "test", max(batch_size, 512), run.precision, run.channels_last, loss
             )
             history.train_loss.append(
                 float(np.dot(history.loss[-len(sizes) :], sizes)) / sum(sizes)
@@ -730,7 +399,9 @@ def fit(
                 if hasattr(callback, "on_epoch_end"):
                     callback.on_epoch_end(model, epoch, history)
             if checkpoint is not None:
-                _save_checkpoint(Path(checkpoint), model, opt, scaler, history, epoch + 1)
+                _save_checkpoint(
+                    Path(checkpoint), model, run.optimizer, run.scaler, history, epoch + 1
+                )
     except StopTraining:
         history.stopped_at_step = step - 1
     finally:
@@ -764,103 +435,3 @@ def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad
             del history.grad_norm[first + i + 1 :]
             break
     return int(sum(correct))
-
-
-# --- measuring speed (used by ``lrlab bench train``) ---------------------------------------
-
-
-def training_flops(model: nn.Module, input_shape, batch_size: int = 2) -> float:
-    """FLOPs of one training step per example: forward and backward, matmuls and convolutions.
-
-    Counted by ``torch.utils.flop_counter.FlopCounterMode`` on a copy of the model (a
-    multiply-add is 2 FLOPs; element-wise work such as BatchNorm is not counted, the usual
-    convention for model FLOPs utilisation).
-
-    Examples
-    --------
-    >>> training_flops(nn.Linear(10, 5), (10,))  # forward 2·10·5, weight gradient 2·10·5
-    200.0
-    """
-    from copy import deepcopy
-
-    from torch.utils.flop_counter import FlopCounterMode
-
-    _check_positive_int("batch_size", batch_size)
-    copy = deepcopy(model).train()
-    param = next(copy.parameters())
-    x = torch.randn(batch_size, *input_shape, device=param.device)
-    counter = FlopCounterMode(display=False)
-    with counter:
-        logits = copy(x)
-        F.cross_entropy(
-            logits, torch.zeros(batch_size, dtype=torch.long, device=x.device)
-        ).backward()
-    return counter.get_total_flops() / batch_size
-
-
-def matmul_peak(device, dtype=torch.bfloat16, size: int = 8192, repeats: int = 20) -> float:
-    """Measured FLOP/s of a large square matmul: the practical peak for MFU.
-
-    Parameters
-    ----------
-    device : torch.device or str
-        A CUDA device (on the CPU this would measure BLAS, not a meaningful peak).
-    dtype : torch.dtype
-    size : int
-        Matrix side; 8192 saturates current GPUs.
-    repeats : int
-        Timed multiplications (after 3 warm-up ones).
-
-    Returns
-    -------
-    float
-        ``2 size³ repeats / seconds``.
-    """
-    device = torch.device(device)
-    if device.type != "cuda":
-        raise ValueError(f"device must be a CUDA device, got {device}")
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    torch.cuda.synchronize(device)
-    return 2 * size**3 * repeats / (time.perf_counter() - start)
-
-
-def throughput(step, batches, steps: int, warmup: int = 2, lr: float = 0.01) -> float:
-    """Images per second of a training ``step`` fed from an iterator of ``(x, y)`` batches.
-
-    Runs ``warmup`` untimed steps, then times ``steps`` steps (including fetching each
-    batch, so the input pipeline counts), waiting for the GPU at both ends.
-
-    Examples
-    --------
-    >>> net = nn.Linear(4, 2)
-    >>> step = make_train_step(net, torch.optim.SGD(net.parameters(), lr=0.1))
-    >>> batches = iter([(torch.randn(8, 4), torch.zeros(8, dtype=torch.long))] * 5)
-    >>> throughput(step, batches, steps=3, warmup=1) > 0
-    True
-    """
-    _check_positive_int("steps", steps)
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
-
-    def sync():
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-
-    for _ in range(warmup):
-        x, y = next(batches)
-        step(x, y, lr)
-    sync()
-    start, images = time.perf_counter(), 0
-    for _ in range(steps):
-        x, y = next(batches)
-        step(x, y, lr)
-        images += len(y)
-    sync()
-    return images / (time.perf_counter() - start)

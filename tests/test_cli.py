@@ -118,4 +118,67 @@ def test_bench_train_runs_on_the_cpu_and_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "device-resident (lrlab.data)" in out and "DataLoader (torchvision, 0 workers)" in out
     assert "measured bf16 matmul peak: n/a (CPU)" in out
-    assert out.count("n/a") >= 3  # the peak and the MFU of both pipelines
+    assert out.count("n/a") >= 6  # the peaks and both MFUs of both pipelines
+    assert "compile on" not in out  # torch.compile is timed on the CPU only on request
+
+
+def test_bench_train_stores_its_table_with_provenance(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "train", "--model", "mlp", "--batch-size", "16", "--images", "64"]
+    argv += ["--steps", "2", "--warmup", "1", "--workers", "0", "--device", "cpu"]
+    argv += ["--compile-modes", "off", "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    rows = record["result"]["rows"]
+    assert [(r["pipeline"].split()[0], r["compile"]) for r in rows] == [
+        ("device-resident", False),
+        ("DataLoader", False),
+    ]
+    assert all(r["images_per_s"] > 0 and r["mfu_measured_peak"] is None for r in rows)
+    assert f"{rows[0]['images_per_s']:,.0f}" in printed
+    assert record["provenance"]["device"] == "cpu" and record["config"]["batch_size"] == 16
+    assert record["result"]["training_flops_per_image"] > 0
+
+
+def test_datasheet_peaks_are_dense_bf16_and_pcie_is_told_apart():
+    from lrlab.cli.bench import datasheet_peak
+
+    assert datasheet_peak("NVIDIA H100 80GB HBM3") == 989e12
+    assert datasheet_peak("NVIDIA H100 PCIe") == 756e12
+    assert datasheet_peak("Tesla T4") is None  # no bf16 tensor cores: no bf16 MFU
+
+
+def test_sweep_runs_a_grid_file_caches_it_and_prints_one_line_per_run(tmp_path, capsys):
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"data": "digits", "model": "mlp", "lr": [0.05, 0.1]}))
+    argv = ["sweep", str(grid), "--cache", str(tmp_path / "cache"), "--device", "cpu"]
+    argv += ["--no-progress", "--out", str(tmp_path / "records.json")]
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["model", "schedule", "lr", "seed"]
+    assert [line.split()[2] for line in lines[1:3]] == ["0.05", "0.1"]
+    records = json.loads((tmp_path / "records.json").read_text())
+    assert len(records) == 2 and len(list((tmp_path / "cache").glob("*.json"))) == 2
+    assert cli.main(["sweep", str(grid), "--engine", "dask"]) == 2  # argparse refuses it
+    assert cli.main(["sweep", str(grid), "--resources", "tpu=1"]) == 2
+
+
+def test_reproduce_lists_the_experiments_and_refuses_a_missing_name(capsys):
+    from lrlab import reproduce
+
+    assert cli.main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{name}: " in out for name in reproduce.names())
+    assert cli.main(["reproduce"]) == 2
+    assert "name an experiment to run, or pass --list" in capsys.readouterr().err
+    assert cli.main(["reproduce", "no-such-experiment"]) == 2
+
+
+def test_reproduce_smoke_runs_an_entry_and_stores_nothing(tmp_path, capsys):
+    argv = ["reproduce", "range-test-resnet18", "--scale", "cpu", "--smoke", "--device", "cpu"]
+    argv += ["--results", str(tmp_path), "--no-progress"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "valley" in out and "smoke run: nothing stored" in out
+    assert not list(tmp_path.iterdir())

@@ -11,6 +11,7 @@ import torch
 import torchvision.transforms.functional as TF
 from cifar_fixture import corrupt_copy, write_archive
 
+import lrlab._cifar
 from lrlab import data
 
 
@@ -149,7 +150,7 @@ def test_cifar_downloads_verifies_and_caches(kind, tmp_path, monkeypatch):
     def no_archive(*args):
         raise AssertionError("the archive was read again")
 
-    monkeypatch.setattr(data, "_read_archive", no_archive)
+    monkeypatch.setattr(lrlab._cifar, "read_archive", no_archive)
     again = data.load(kind, root=root, device="cpu", download=False)
     assert torch.equal(again.raw("train")[0], loaded.raw("train")[0])
 

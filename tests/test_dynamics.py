@@ -23,8 +23,18 @@ def _random_spd(dim: int, seed: int, low: float = 0.2, high: float = 4.0) -> np.
     return q @ np.diag(np.linspace(low, high, dim)) @ q.T
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(dynamics, extraglobs={"np": np})
+@pytest.mark.parametrize(
+    "module",
+    [
+        dynamics,
+        dynamics.quadratic,
+        dynamics.maps,
+        dynamics.deep_linear,
+        dynamics.toy_losses,
+    ],
+)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, extraglobs={"np": np})
     assert result.attempted > 0 and result.failed == 0
 
 
@@ -330,3 +340,107 @@ def test_bad_input_names_the_parameter(call, name):
 def test_iterate_rejects_a_non_callable_grad():
     with pytest.raises(TypeError, match="grad must be callable"):
         dynamics.iterate(np.ones(3), 1.0, 0.1, 5)
+
+
+# --- the chapters' toy losses and the deep linear loss and gradient ------------------------------
+
+
+def _central_difference(loss, x, h=1e-6):
+    """The derivative of an elementwise loss by central differences in float64."""
+    x = np.asarray(x, dtype=float)
+    return (loss(x + h) - loss(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize(
+    ("make", "points"),
+    [
+        (lambda: dynamics.double_well(), np.linspace(-2.0, 2.0, 9)),
+        (lambda: dynamics.power_well(), np.array([-3.0, -0.2, 0.1, 2.5])),
+        (lambda: dynamics.two_wells(), np.array([-2.0, -1.2, -0.3, 1.0, 2.5, 3.7])),
+        (lambda: dynamics.two_wells(50.0, 1.0, 0.5, -1.5), np.array([-3.0, -0.4, 0.2, 1.1])),
+    ],
+)
+def test_toy_loss_gradients_are_the_derivatives_of_their_losses(make, points):
+    """Each grad is the derivative of its loss (away from the two wells' ridge)."""
+    loss, grad = make()
+    assert_allclose(grad(points), _central_difference(loss, points), rtol=1e-7, atol=1e-8)
+
+
+def test_product_loss_gradient_and_sharpness_at_a_minimum():
+    """Nar & Sastry (2018): at a minimum xy = r the Hessian of ½(r − xy)² has eigenvalues 0
+    and x² + y²; checked against the float64 autograd Hessian."""
+    loss, grad = dynamics.product_loss(2.0)
+    z = torch.tensor(np.random.default_rng(0).normal(size=(5, 2)), requires_grad=True)
+    (expected,) = torch.autograd.grad(loss(z).sum(), z)
+    assert_allclose(grad(z.detach().numpy()), expected.numpy(), rtol=1e-12)
+    minimum = torch.tensor([4.0, 0.5], dtype=torch.float64)
+    hessian = torch.autograd.functional.hessian(lambda t: loss(t), minimum)
+    assert_allclose(torch.linalg.eigvalsh(hessian).numpy(), [0.0, 4.0**2 + 0.5**2], atol=1e-12)
+
+
+def test_two_wells_gd_settles_in_the_sharp_well_only_below_its_cliff():
+    """Seong et al. (2018), eq. 13: the sharp minimum is reachable only for γ < 2/h_sharp."""
+    _, grad = dynamics.two_wells(h_sharp=50.0)
+    starts = np.linspace(-1.5, -0.6, 7)  # all in the sharp well's basin
+    ends = dynamics.iterate(grad, starts, [0.9 * 2 / 50, 1.1 * 2 / 50], steps=2000)[:, -1]
+    assert_allclose(ends[0], -1.0, atol=1e-9)
+    assert_allclose(ends[1], 2.0, atol=1e-9)  # flung out, settled in the flat well
+
+
+def test_power_well_orbit_is_plus_minus_gamma_squared_over_four():
+    """Nar & Sastry (2018): on ⅔|x|^{3/2} gradient descent ends on the 2-cycle ±γ²/4."""
+    _, grad = dynamics.power_well()
+    path = dynamics.iterate(grad, 3.0, 0.5, steps=200)
+    assert dynamics.orbit_period(path) == 2
+    assert_allclose(np.abs(path[-2:]), 0.5**2 / 4, rtol=1e-12)
+
+
+@pytest.mark.parametrize("R", [2.0, _random_spd(3, seed=8, low=0.3, high=1.5)])
+def test_deep_linear_loss_and_grad_equal_autograd(R):
+    depth = 3
+    rng = np.random.default_rng(9)
+    if np.ndim(R) == 0:
+        weights = 1.0 + 0.3 * rng.normal(size=(4, depth))  # four scalar nets
+    else:
+        weights = np.eye(3) + 0.2 * rng.normal(size=(4, depth, 3, 3))
+    t = torch.tensor(np.atleast_2d(R))
+    dim = t.shape[0]
+    expected_loss, expected_grad = [], []
+    for net in weights:
+        flat = torch.tensor(net.ravel(), requires_grad=True)
+        value = _product_loss(flat, t, depth)
+        (grad,) = torch.autograd.grad(value, flat)
+        expected_loss.append(value.item())
+        expected_grad.append(grad.numpy().reshape(net.shape))
+    assert dim == (1 if np.ndim(R) == 0 else 3)
+    assert_allclose(dynamics.deep_linear_loss(weights, R), expected_loss, rtol=1e-12)
+    assert_allclose(dynamics.deep_linear_grad(weights, R), expected_grad, rtol=1e-10, atol=1e-14)
+    assert isinstance(dynamics.deep_linear_loss(weights[0], R), float)
+
+
+def test_deep_linear_gd_steps_along_deep_linear_grad():
+    """One step of deep_linear_gd is w − γ · deep_linear_grad(w): the two share one gradient."""
+    w = dynamics.deep_linear_gd(2.0, 4, 0.05, 3, init=[2.0, 1.0, 1.0, 0.5])
+    for t in range(3):
+        assert_allclose(w[t + 1], w[t] - 0.05 * dynamics.deep_linear_grad(w[t], 2.0), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: dynamics.two_wells(h_sharp=0.0), "h_sharp"),
+        (lambda: dynamics.two_wells(h_flat=-1.0), "h_flat"),
+        (lambda: dynamics.two_wells(sharp_min=1.0, flat_min=1.0), "flat_min"),
+        (lambda: dynamics.product_loss(float("inf")), "r"),
+        (lambda: dynamics.deep_linear_loss(np.ones((2, 2)), np.eye(3)), "weights"),
+        (lambda: dynamics.iterate(lambda x: x, 1.0, 0.1, np.int64(-1)), "steps"),
+    ],
+)
+def test_bad_input_of_the_new_helpers_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=rf"^{name}\b"):
+        call()
+
+
+def test_numpy_integers_are_steps():
+    assert dynamics.iterate(lambda x: x, 1.0, 0.5, np.int64(3)).shape == (4,)
+    assert dynamics.gd_quadratic(1.0, 0.5, 1.0, np.int32(2)).tolist() == [1.0, 0.5, 0.25]

@@ -53,8 +53,10 @@ def result_of(losses, lrs=None, num_iter=None, smooth=0.0) -> RangeTestResult:
 
 
 def test_docstring_examples_run():
-    failures, tried = doctest.testmod(lrfind, optionflags=doctest.ELLIPSIS)
-    assert tried >= 10 and failures == 0
+    modules = (lrfind, lrfind.sweep, lrfind.rules, lrfind.result, lrfind.run, lrfind.sharpness)
+    outcomes = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in modules]
+    assert sum(o.attempted for o in outcomes) >= 10
+    assert sum(o.failed for o in outcomes) == 0
 
 
 # --- the sweep --------------------------------------------------------------------------------
@@ -164,7 +166,7 @@ def test_reading_losses_in_chunks_as_on_a_gpu_stops_at_the_same_step(tail):
     runs = []
     for check_every in (1, 8):
         batches = iter([(None, None)] * len(losses))
-        runs.append(lrfind._sweep(fake_step, batches, lrs, 0.5, 3.0, check_every, False, None))
+        runs.append(lrfind.run._sweep(fake_step, batches, lrs, 0.5, 3.0, check_every, False, None))
     assert runs[0][2] is not None and runs[0][2] == runs[1][2]
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
@@ -401,7 +403,7 @@ class Untouchable(nn.Module):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"start_lr": 0.0}, "start_lr must be a finite number > 0"),
+        ({"start_lr": 0.0}, "start_lr must be > 0, got 0.0"),
         ({"start_lr": 1.0, "end_lr": 0.5}, "end_lr must be finite and > start_lr"),
         ({"num_iter": 1}, "num_iter must be an integer >= 2"),
         ({"mode": "cos"}, "mode must be one of"),
@@ -418,6 +420,21 @@ class Untouchable(nn.Module):
 def test_bad_input_fails_before_any_work(digits, options, message):
     with pytest.raises(ValueError, match=message):
         lrfind.range_test(Untouchable(), digits, **options)
+
+
+def test_numpy_numbers_are_accepted_and_named_in_plain_messages(digits):
+    """np.int64(100) is an integer: the message 'num_iter must be an integer >= 2, got 100'
+    that lr_sweep once gave for it is gone, and out-of-range NumPy values read as numbers."""
+    assert len(lrfind.lr_sweep(1e-5, 1.0, np.int64(100))) == 100
+    with pytest.raises(ValueError, match=r"^num_iter must be an integer >= 2, got 1$"):
+        lrfind.lr_sweep(1e-5, 1.0, np.int64(1))
+    with pytest.raises(TypeError, match=r"^num_iter must be an integer, got 2.5$"):
+        lrfind.lr_sweep(1e-5, 1.0, 2.5)
+    result = lrfind.range_test(
+        mlp(), digits, np.float32(1e-4), np.float64(1.0), num_iter=np.int32(10), seed=np.int64(1)
+    )
+    assert len(result.lrs) <= 10 and result.config["seed"] == 1
+    assert lrfind.range_test_seeds(mlp(), digits, np.int64(2), num_iter=10).seeds == [0, 1]
 
 
 def test_bad_types_and_seed_options(digits):

@@ -22,3 +22,66 @@ def test_every_listed_submodule_loads_on_first_use(name):
 def test_unknown_attributes_raise_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'landscape'"):
         lrlab.landscape  # noqa: B018
+
+
+def _imports_of_every_module():
+    """{module: [(imported module, imported name or None), ...]} over every lrlab source file,
+    imports inside functions included (a lazy import still makes a circle)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(lrlab.__file__).parent
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        imports = []
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imports += [(alias.name, None) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imports += [(node.module, alias.name) for alias in node.names]
+        found[name] = [(m, n) for m, n in imports if m == "lrlab" or m.startswith("lrlab.")]
+    return found
+
+
+def test_no_module_imports_another_modules_private_names():
+    """Private helpers stay in their module: sharing one means making it public (or moving
+    it into the private modules lrlab._check and lrlab._io, which exist to be shared)."""
+    offences = [
+        f"{module}: from {source} import {name}"
+        for module, imports in _imports_of_every_module().items()
+        for source, name in imports
+        if name and name.startswith("_") and source != "lrlab"
+    ]
+    assert offences == []
+
+
+def test_there_is_no_import_circle():
+    """Follow every import between lrlab's modules (a `from lrlab import x` of a submodule x
+    counts as importing it); the graph must have no cycle."""
+    modules = _imports_of_every_module()
+    graph = {}
+    for module, imports in modules.items():
+        targets = set()
+        for source, name in imports:
+            if source == "lrlab":
+                if name and f"lrlab.{name}" in modules:
+                    targets.add(f"lrlab.{name}")
+            elif not module.startswith(source + "."):  # a package's own __init__ is no edge
+                targets.add(source)
+        graph[module] = targets & set(modules)
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                raise AssertionError(" -> ".join([*path, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])

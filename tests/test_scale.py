@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrlab
-from lrlab import models, scale, schedules
+from lrlab import data, models, scale, schedules, train
 from lrlab.models import scale_invariant
 
 # float64 on a 2-core CPU: the tensors are tiny, so a second thread only adds overhead.
@@ -422,7 +422,27 @@ def test_explr_pair_rejects_bad_input(digits):
 # --------------------------------------------------------------------------- docs
 
 
-@pytest.mark.parametrize("module", [scale, scale_invariant])
+@pytest.mark.parametrize("module", [scale, lrlab.explr, scale_invariant])
 def test_docstring_examples_run(module):
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0
+
+
+def test_explr_factories_return_named_schedules_that_a_run_records():
+    """A run's config names the ExpLR schedule it ran (not a closure's memory address), and
+    the factories are Schedules: vectorised, with the scalar call the array call at 0-d."""
+    s = scale.explr_schedule(0.1, 0.01, 0.9)
+    assert isinstance(s, schedules.Schedule)
+    assert repr(s) == "explr_schedule(lr=0.1, weight_decay=0.01, momentum=0.9)"
+    assert s(7) == s(np.arange(10))[7]
+    base = schedules.step_decay(0.1, 20)
+    exact = scale.explr_from_schedule(base, 1e-3, 0.9, 40)
+    tapered = scale.texp(base, 1e-3, 0.9, 40)
+    assert repr(exact).startswith("explr_from_schedule(schedule=step_decay(lr=0.1")
+    assert isinstance(tapered, schedules.Schedule) and tapered.params["steps"] == 40
+    digits = data.load("digits", device="cpu")
+    torch.manual_seed(0)
+    net = models.build("mlp", 10, digits.input_shape, hidden=(16,))
+    history = train.fit(net, digits, s, epochs=1, weight_decay=0.0, batch_size=512, progress=False)
+    assert history.config["schedule"] == repr(s)
+    np.testing.assert_array_equal(history.lr, s(np.arange(history.steps)))

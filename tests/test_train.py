@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from lrlab import data, models, schedules, train
+from lrlab.step import epoch_seed
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_fit_equals_a_plain_torch_loop_with_torchs_own_scheduler(digits):
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2 * spe)
     lrs = []
     for epoch in range(2):
-        for x, y in digits.batches("train", 128, seed=train._epoch_seed(0, epoch)):
+        for x, y in digits.batches("train", 128, seed=epoch_seed(0, epoch)):
             lrs.append(sched.get_last_lr()[0])
             opt.zero_grad()
             nn.functional.cross_entropy(reference(x), y).backward()
@@ -327,3 +328,152 @@ def test_train_step_without_metrics_takes_the_same_step():
         assert (grad_norm is None and correct is None) == (not metrics)
         weights.append([p.detach().clone() for p in net.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
+
+
+class _Recorder:
+    """A callback that notes the steps it is called at."""
+
+    def __init__(self):
+        self.steps = []
+
+    def __call__(self, model, step, history):
+        self.steps.append(step)
+
+
+def test_callback_with_every_is_called_at_its_multiples_only(digits):
+    """35 steps (batch 40 over 1,347 images: 34 per epoch, one epoch and a step), every=10."""
+    every10 = _Recorder()
+    every10.every = 10
+    everyone = _Recorder()
+
+    def stop_after_35(model, step, history):
+        if step == 34:
+            raise train.StopTraining
+
+    train.fit(
+        mlp(digits),
+        digits,
+        0.05,
+        epochs=2,
+        batch_size=40,
+        progress=False,
+        callbacks=[every10, everyone, stop_after_35],
+    )
+    assert every10.steps == [0, 10, 20, 30]
+    assert everyone.steps == list(range(35))
+
+
+def test_callback_wants_takes_precedence_over_every(digits):
+    pairs = _Recorder()
+    pairs.every = 1000  # would call at step 0 only
+    pairs.wants = lambda step: step % 5 in (3, 4)  # a pair of consecutive steps
+    train.fit(mlp(digits), digits, 0.05, epochs=1, progress=False, callbacks=[pairs])
+    assert pairs.steps == [3, 4, 8, 9]
+    assert [t for t in range(12) if train.is_due(pairs, t)] == [3, 4, 8, 9]
+
+
+def test_callbacks_are_checked_before_training(digits):
+    bad = _Recorder()
+    bad.every = 0
+    with pytest.raises(ValueError, match="every must be an integer >= 1, got 0"):
+        train.fit(mlp(digits), digits, 0.05, epochs=1, callbacks=[bad])
+    bad.every = np.int64(3)  # NumPy integers are integers
+    train.fit(mlp(digits), digits, 0.05, epochs=1, progress=False, callbacks=[bad])
+    assert bad.steps == [0, 3, 6, 9]
+
+
+def test_callback_sees_the_minibatch_gradient_of_its_step(digits):
+    """With plain SGD (no momentum, no weight decay) the update is -lr times the gradient, so
+    a callback called at steps t-1 and t can recover step t's gradient from the weights and
+    compare it with param.grad: the gradient must not have been zeroed before the callback."""
+    lr = 0.05
+    seen = {}
+
+    class Probe:
+        def wants(self, step):
+            return step in (6, 7)
+
+        def __call__(self, model, step, history):
+            seen[step] = [(p.detach().clone(), p.grad.detach().clone()) for p in model.parameters()]
+
+    train.fit(
+        mlp(digits),
+        digits,
+        lr,
+        epochs=1,
+        momentum=0.0,
+        weight_decay=0.0,
+        progress=False,
+        callbacks=[Probe()],
+    )
+    for (before, _), (after, grad) in zip(seen[6], seen[7], strict=True):
+        assert grad.abs().max() > 0
+        torch.testing.assert_close(grad, (before - after) / lr, rtol=1e-4, atol=1e-6)
+
+
+def test_mse_loss_is_half_the_squared_distance_to_one_hot_targets(digits):
+    """Cohen et al. (2021), 'Gradient Descent on Neural Networks Typically Occurs at the Edge
+    of Stability': the square loss 0.5 * sum_k (z_k - [k = y])^2, averaged over
+    examples; checked against a NumPy float64 computation from the logits."""
+    net = mlp(digits)
+    loss, acc = train.evaluate(net, digits, "test", loss="mse")
+    x, y = digits.tensors("test")
+    with torch.no_grad():
+        logits = net.eval()(x).double().numpy()
+    onehot = np.eye(10)[y.numpy()]
+    expected = float(np.mean(0.5 * np.sum((logits - onehot) ** 2, axis=1)))
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert acc == pytest.approx(float(np.mean(logits.argmax(1) == y.numpy())))
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train.evaluate(net, digits, loss="hinge")
+
+
+def test_full_batch_gd_on_the_square_loss_matches_a_hand_loop(digits):
+    """What the edge-of-stability chapter runs: batch = the whole training set, momentum 0,
+    weight decay 0, loss "mse". The same steps taken by hand with torch.optim-free updates
+    w <- w - lr * grad of the hand-written square loss give the same weights and losses."""
+    n, lr = digits.size("train"), 0.02
+    model = mlp(digits)
+    reference = copy.deepcopy(model)
+    history = train.fit(
+        model,
+        digits,
+        lr,
+        epochs=3,
+        batch_size=n,
+        momentum=0.0,
+        weight_decay=0.0,
+        loss="mse",
+        progress=False,
+    )
+    assert history.steps == 3 and history.config["loss"] == "mse"
+    x, y = digits.tensors("train")
+    onehot = nn.functional.one_hot(y, 10).float()
+    losses = []
+    for _ in range(3):
+        loss = 0.5 * ((reference(x) - onehot) ** 2).sum(dim=1).mean()
+        losses.append(float(loss.detach()))
+        grads = torch.autograd.grad(loss, list(reference.parameters()))
+        with torch.no_grad():
+            for p, g in zip(reference.parameters(), grads, strict=True):
+                p -= lr * g
+    np.testing.assert_allclose(history.loss, losses, rtol=1e-5)
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train.fit(mlp(digits), digits, lr, epochs=1, loss="hinge")
+
+
+def test_fit_accepts_numpy_numbers_and_plain_sgd(digits):
+    history = train.fit(
+        mlp(digits),
+        digits,
+        np.float32(0.05),
+        epochs=np.int64(1),
+        batch_size=np.int32(256),
+        momentum=0.0,
+        nesterov=False,
+        progress=False,
+    )
+    assert history.steps == digits.num_batches("train", 256)
+    assert history.config["momentum"] == 0.0 and history.config["loss"] == "cross_entropy"

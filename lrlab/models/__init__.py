@@ -7,13 +7,14 @@ name to a function ``(num_classes, input_shape, **options) -> torch.nn.Module``:
 - :mod:`lrlab.models.sequence` — ``"cnn1d"`` (1-D sequences such as MNIST-1D)
 - :mod:`lrlab.models.resnet` — ``"resnet18"``, ``"resnet20"``, ``"resnet56"``, ``"resnet110"``
 - :mod:`lrlab.models.scale_invariant` — ``"scale_invariant_mlp"``, ``"scale_invariant_cnn"``
+- :mod:`lrlab.models.wide` — ``"wrn28_10"`` (wide residual network, SGDR's CIFAR net)
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
-_FAMILIES = ("small", "sequence", "resnet", "scale_invariant")
+_FAMILIES = ("small", "sequence", "resnet", "scale_invariant", "wide")
 
 
 def _builders() -> dict:

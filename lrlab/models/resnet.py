@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lrlab import _check
+
 __all__ = [
     "BUILDERS",
     "BasicBlock",
@@ -137,8 +139,7 @@ def resnet18(num_classes: int, input_shape=(3, 32, 32), width: int = 64) -> nn.M
     >>> resnet18(10, (3, 32, 32))(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 10])
     """
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    width = _check.integer("width", width, minimum=1)
     widths = (width, 2 * width, 4 * width, 8 * width)
     return _ResNet(_channels(input_shape), widths, (2, 2, 2, 2), num_classes, shortcut="B")
 
@@ -161,7 +162,8 @@ def cifar_resnet(depth: int, num_classes: int, input_shape=(3, 32, 32)) -> nn.Mo
     >>> sum(p.numel() for p in net.parameters())
     269722
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+    depth = _check.integer("depth", depth)
+    if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"depth must be 6n + 2 with n >= 1 (20, 56, 110, ...), got {depth!r}")
     n = (depth - 2) // 6
     return _ResNet(_channels(input_shape), (16, 32, 64), (n, n, n), num_classes, shortcut="A")

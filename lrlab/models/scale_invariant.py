@@ -26,16 +26,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lrlab import _check
+
 
 def _check_options(widths: Sequence[int], eps: float, output_scale: float) -> tuple[int, ...]:
-    widths = tuple(widths)
-    if not widths or any(int(w) != w or w < 1 for w in widths):
-        raise ValueError(f"widths must be a non-empty sequence of positive integers, got {widths}")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0 (PyTorch's BatchNorm needs it), got {eps}")
-    if not output_scale > 0:
-        raise ValueError(f"output_scale must be > 0, got {output_scale}")
-    return tuple(int(w) for w in widths)
+    widths = _check.integers("widths", widths, minimum=1)
+    _check.number("eps", eps, low=0, low_open=True)  # PyTorch's BatchNorm needs eps > 0
+    _check.number("output_scale", output_scale, low=0, low_open=True)
+    return widths
 
 
 def _output_layer(

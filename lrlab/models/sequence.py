@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from lrlab.models.small import _positive_ints
+from lrlab import _check
 
 __all__ = ["BUILDERS", "cnn1d"]
 
@@ -46,7 +46,7 @@ def cnn1d(num_classes: int, input_shape, width: int = 32) -> nn.Module:
     >>> cnn1d(10, (1, 40))(torch.zeros(2, 1, 40)).shape
     torch.Size([2, 10])
     """
-    (width,) = _positive_ints("width", (width,))
+    width = _check.integer("width", width, minimum=1)
     if len(input_shape) != 2 or input_shape[1] < 8:
         raise ValueError(
             f"input_shape must be (channels, length) with length >= 8, got {input_shape}"

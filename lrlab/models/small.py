@@ -10,16 +10,9 @@ import math
 
 from torch import nn
 
+from lrlab import _check
+
 __all__ = ["BUILDERS", "mlp", "small_cnn"]
-
-
-def _positive_ints(name: str, values) -> tuple[int, ...]:
-    values = tuple(values)
-    if not values or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
-    ):
-        raise ValueError(f"{name} must be a non-empty sequence of integers >= 1, got {values!r}")
-    return values
 
 
 def mlp(num_classes: int, input_shape, hidden=(256, 256)) -> nn.Module:
@@ -49,7 +42,7 @@ def mlp(num_classes: int, input_shape, hidden=(256, 256)) -> nn.Module:
     >>> net(torch.zeros(2, 1, 8, 8)).shape
     torch.Size([2, 10])
     """
-    hidden = _positive_ints("hidden", hidden)
+    hidden = _check.integers("hidden", hidden, minimum=1)
     widths = (math.prod(input_shape), *hidden)
     layers: list[nn.Module] = [nn.Flatten()]
     for fan_in, fan_out in zip(widths, widths[1:], strict=False):
@@ -85,7 +78,7 @@ def small_cnn(num_classes: int, input_shape, width: int = 32) -> nn.Module:
     >>> small_cnn(10, (3, 32, 32))(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 10])
     """
-    (width,) = _positive_ints("width", (width,))
+    width = _check.integer("width", width, minimum=1)
     if len(input_shape) != 3 or min(input_shape[1:]) < 2:
         raise ValueError(f"input_shape must be (channels, h, w) with h, w >= 2, got {input_shape}")
 

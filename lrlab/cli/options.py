@@ -1,0 +1,189 @@
+"""Option groups that several ``lrlab`` subcommands share, each defined once, and the
+functions that turn parsed options into objects (:func:`load_data`, :func:`build_model`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = [
+    "add_data_options",
+    "add_model_options",
+    "add_optimizer_options",
+    "auto_bool",
+    "build_model",
+    "load_data",
+    "non_negative_float",
+    "parse_bool",
+    "positive_int",
+]
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def auto_bool(text: str):
+    """argparse type: ``"auto"`` or a boolean (see :func:`parse_bool`)."""
+    return "auto" if text == "auto" else parse_bool(text)
+
+
+def parse_bool(text: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (any case) as a bool.
+
+    Examples
+    --------
+    >>> parse_bool("Yes"), parse_bool("off")
+    (True, False)
+    """
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+# --- shared option groups -------------------------------------------------------------------
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--data-root``, ``--no-download``, ``--device``."""
+    from lrlab.data import NAMES
+
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--dataset",
+        default="digits",
+        choices=NAMES,
+        help="data set: digits (8x8 handwritten digits bundled with scikit-learn) or "
+        "cifar10/cifar100 (downloaded and checksummed) (default: %(default)s)",
+    )
+    group.add_argument(
+        "--data-root",
+        default="data/cache",
+        help="folder for CIFAR downloads and caches (default: %(default)s)",
+    )
+    group.add_argument(
+        "--no-download",
+        action="store_true",
+        help="do not download a missing CIFAR archive; fail with where to put it",
+    )
+    group.add_argument(
+        "--device",
+        default=None,
+        help="torch device, e.g. cpu or cuda:0 (default: cuda when available, else cpu)",
+    )
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--model`` and ``--seed``."""
+    from lrlab import models
+
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model",
+        default="mlp",
+        choices=models.names(),
+        help="network to build with lrlab.models.build (default: %(default)s)",
+    )
+    group.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the initial weights, data order and augmentation (default: %(default)s)",
+    )
+
+
+def add_optimizer_options(
+    parser: argparse.ArgumentParser,
+    batch_size: int = 128,
+    weight_decay: float = 5e-4,
+    nesterov: bool = True,
+    compile: bool = True,
+) -> None:
+    """Batch size, optimizer, momentum, weight decay, precision, memory layout; and, unless
+    turned off for a command that does not use them, ``--nesterov`` and ``--compile``.
+
+    ``batch_size`` and ``weight_decay`` are the command's defaults.
+    """
+    from lrlab.step import OPTIMIZERS, PRECISIONS
+
+    group = parser.add_argument_group("optimization")
+    group.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=batch_size,
+        help="examples per optimizer step (default: %(default)s)",
+    )
+    group.add_argument(
+        "--optimizer",
+        default="sgd",
+        choices=OPTIMIZERS,
+        help="sgd (heavy-ball or Nesterov momentum), adam or adamw (default: %(default)s)",
+    )
+    group.add_argument(
+        "--momentum",
+        type=float,
+        default=0.9,
+        help="SGD momentum, or Adam's beta1, in [0, 1) (default: %(default)s)",
+    )
+    if nesterov:
+        group.add_argument(
+            "--nesterov", action="store_true", help="use Nesterov momentum (SGD with momentum > 0)"
+        )
+    group.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=weight_decay,
+        help="L2 weight decay on all parameters (decoupled for adamw) (default: %(default)s)",
+    )
+    group.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="auto = bf16 autocast on GPUs with bf16, fp16 with a gradient scaler on older "
+        "GPUs, fp32 on the CPU (default: %(default)s)",
+    )
+    group.add_argument(
+        "--channels-last",
+        type=auto_bool,
+        default="auto",
+        metavar="{auto,true,false}",
+        help="channels-last memory layout; auto = on for conv nets on CUDA (default: auto)",
+    )
+    if compile:
+        group.add_argument(
+            "--compile", action="store_true", help="run the model through torch.compile"
+        )
+
+
+def load_data(args: argparse.Namespace):
+    """The data set named by the data options."""
+    import lrlab
+
+    device = args.device if args.device is not None else lrlab.device()
+    return lrlab.data.load(
+        args.dataset, root=args.data_root, device=device, download=not args.no_download
+    )
+
+
+def build_model(args: argparse.Namespace, data):
+    """Seed PyTorch with ``args.seed`` and build ``args.model`` for ``data``."""
+    import torch
+
+    from lrlab import models
+
+    torch.manual_seed(args.seed)
+    return models.build(args.model, data.num_classes, data.input_shape)

@@ -1,0 +1,431 @@
+"""The book's experiments in one registry, each at a CPU scale and at the paper's scale.
+
+Every :class:`Experiment` has two configurations: ``"cpu"`` (MNIST-1D or the digits,
+minutes on two cores) and ``"paper"`` (CIFAR-10/100 with the paper's network, schedule
+and epochs, for a GPU). :func:`run` runs one and stores its result with provenance as
+``<results folder>/<name>_<scale>.json`` (:mod:`lrlab.results`), where a chapter finds it
+with :func:`load` or :func:`lrlab.results.load_or_run` (:func:`load_or_run` here passes
+the right file stem and configs). ``lrlab reproduce --list`` prints :func:`describe`;
+``lrlab reproduce NAME --scale cpu|paper [--engine ray]`` calls :func:`run`.
+
+Three kinds of experiment:
+
+- ``"sweep"``: a grid of training runs (:mod:`lrlab.sweep`; any engine); the result holds
+  every run's record and the per-(schedule, rate) summary over seeds;
+- ``"range_test"``: the LR range test over seeds (:func:`lrlab.lrfind.run_config`);
+- ``"tracked"``: training runs with a ``fit`` callback from another module that measures
+  something along the way (sharpness, network stability, snapshots); such an entry names
+  the module it needs and says so clearly when this lrlab does not have it yet.
+
+>>> "seong-peak" in names()
+True
+>>> get("sgdr").config("cpu")["grid"]["data"]
+'mnist1d'
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lrlab.reproduce.registry import (
+    REGISTRY,
+    SCALES,
+    TRAIN_EXAMPLES,
+    Experiment,
+    check_scale,
+)
+
+__all__ = [
+    "REGISTRY",
+    "SCALES",
+    "TRAIN_EXAMPLES",
+    "Experiment",
+    "cost_note",
+    "describe",
+    "get",
+    "load",
+    "load_or_run",
+    "names",
+    "result_name",
+    "run",
+    "smoke_config",
+    "stored",
+]
+
+# Smoke tests (smoke_config): few steps on small batches, one run per distinct setting.
+_SMOKE_STEPS = 2
+_SMOKE_BATCH = 2
+
+
+def names() -> list[str]:
+    """The registered experiments' names, in the book's order."""
+    return list(REGISTRY)
+
+
+def get(name: str) -> Experiment:
+    """The experiment called ``name``; a ValueError lists the known ones."""
+    if name not in REGISTRY:
+        raise ValueError(f"experiment must be one of {names()}, got {name!r}")
+    return REGISTRY[name]
+
+
+def describe() -> str:
+    """A readable list of the experiments: claim, both scales' size, what each needs.
+
+    Examples
+    --------
+    >>> print(describe().splitlines()[0])
+    seong-peak: Step decay vs Gaussian and Laplacian peak schedules (Seong et al. 2018)
+    """
+    blocks = []
+    for exp in REGISTRY.values():
+        lines = [f"{exp.name}: {exp.title}", f"  claim: {exp.claim}"]
+        for scale in SCALES:
+            cfg = exp.config(scale)
+            data = _data_names(exp, cfg)
+            lines.append(
+                f"  {scale}: {exp.runs(scale)} runs on {data}, "
+                f"{exp.work(scale):,} training examples processed"
+            )
+        if exp.needs:
+            lines.append(f"  needs {exp.needs}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _data_names(exp: Experiment, config: dict) -> str:
+    if exp.kind == "sweep":
+        from lrlab import sweep
+
+        return "/".join(dict.fromkeys(c["data"] for c in sweep.expand(config["grid"])))
+    if exp.kind == "range_test":
+        return config["test"]["dataset"]
+    return config["data"]
+
+
+def cost_note(name: str, images_per_s: float | None = None) -> str:
+    """How to run an experiment at the paper's scale and what it costs, in one sentence.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    images_per_s : float, optional
+        Training throughput of the GPU (``lrlab bench train`` measures it); with it the
+        sentence adds the GPU time, ``work / images_per_s``.
+
+    Examples
+    --------
+    >>> print(cost_note("clr", images_per_s=50_000))  # doctest: +NORMALIZE_WHITESPACE
+    `lrlab reproduce clr --scale paper`: 6 runs, 28,500,000 training images;
+    at 50,000 images/s, 0.2 GPU-hours.
+    """
+    exp = get(name)
+    text = (
+        f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
+        f"{exp.work('paper'):,} training images"
+    )
+    if images_per_s is not None:
+        if not images_per_s > 0:
+            raise ValueError(f"images_per_s must be > 0, got {images_per_s}")
+        hours = exp.work("paper") / images_per_s / 3600
+        text += f"; at {images_per_s:,.0f} images/s, {hours:.1f} GPU-hours"
+    return text + "."
+
+
+def result_name(name: str, scale: str) -> str:
+    """The results file stem of an experiment at a scale: ``"<name>_<scale>"``."""
+    get(name)
+    check_scale(scale)
+    return f"{name}_{scale}"
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def smoke_config(name: str, scale: str) -> dict[str, Any]:
+    """The scale's configuration cut down to a smoke test of its code path.
+
+    One run per distinct (data, model, schedule), batches of 2, at most
+    ``_SMOKE_STEPS`` steps each (:func:`run` with ``smoke=True`` applies the step limit
+    and stores nothing). The data, download, checksum, model and schedule code is the
+    real one.
+    """
+    exp = get(name)
+    config = exp.config(scale)
+    if exp.kind == "sweep":
+        from lrlab import sweep
+
+        seen: dict[tuple, dict] = {}
+        for c in sweep.expand(config["grid"]):
+            key = (c["data"], c["model"], sweep.schedule_label(c))
+            seen.setdefault(key, {**c, "batch_size": _SMOKE_BATCH})
+        return {"grid": list(seen.values())}
+    if exp.kind == "range_test":
+        test = {**config["test"], "num_iter": _SMOKE_STEPS, "batch_size": _SMOKE_BATCH}
+        return {"test": test, "seeds": config["seeds"][:1]}
+    return {**config, "seeds": config["seeds"][:1], "lrs": config["lrs"][:1], "epochs": 1}
+
+
+def _run_sweep(config, *, engine, device, data_root, cache, progress, address, resources, smoke):
+    from lrlab import sweep
+
+    records = sweep.run(
+        config["grid"],
+        engine=engine,
+        cache=cache,
+        device=device,
+        data_root=data_root,
+        progress=progress,
+        address=address,
+        resources=resources,
+        max_steps=_SMOKE_STEPS if smoke else None,
+    )
+    return {"records": records, "summary": sweep.summary(records)}
+
+
+def _run_range_test(config, *, engine, device, data_root, smoke, **_):
+    from lrlab import lrfind
+
+    if engine != "local":
+        raise ValueError(f"a range test runs in-process (engine 'local'), got engine={engine!r}")
+    runs, suggestions = [], {}
+    for seed in config["seeds"]:
+        out = lrfind.run_config({**config["test"], "seed": seed}, device=device, root=data_root)
+        runs.append(out)
+        for method, lr in lrfind.RangeTestResult.from_dict(out).suggestions().items():
+            suggestions.setdefault(method, []).append(lr)
+    return {"runs": runs, "suggestions": suggestions}
+
+
+def _needed(exp: Experiment):
+    """The module (or class) a tracked experiment needs, or a clear error."""
+    module_name, _, attribute = exp.needs.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        module = None
+    found = module if not attribute else getattr(module, attribute, None)
+    if found is None:
+        raise ModuleNotFoundError(
+            f"experiment {exp.name!r} needs {exp.needs}, which this version of lrlab does "
+            f"not have yet (it comes with the chapter that builds it); update lrlab"
+        )
+    return found
+
+
+def _run_tracked(exp: Experiment, config, *, engine, device, data_root, smoke, **_):
+    """Training runs with a measuring callback from the module the experiment needs."""
+    needed = _needed(exp)
+    if engine != "local":
+        raise ValueError(f"{exp.name} runs in-process (engine 'local'), got engine={engine!r}")
+    if exp.name == "snapshot-ensembles":
+        raise NotImplementedError(
+            "snapshot-ensembles: lrlab.ensembles is present; its snapshot callback and "
+            "ensemble evaluation are wired into lrlab.reproduce when the two land together"
+        )
+    import torch
+
+    import lrlab
+    from lrlab import data as data_mod
+    from lrlab import models, sweep, train
+    from lrlab.sweep.engines import StopAfter
+
+    device = torch.device(device) if device is not None else lrlab.device()
+    full = data_mod.load(config["data"], root=data_root, device=device)
+    dataset = full
+    if config.get("subset"):
+        # A fixed subset without augmentation, as full-batch gradient descent wants.
+        x, y = full.raw("train")
+        n = config["subset"]
+        dataset = data_mod.Dataset(
+            f"{full.name}[:{n}]",
+            (x[:n], y[:n]),
+            full.raw("test"),
+            full.classes,
+            scale=full.scale,
+            augment_crop_flip=False,
+            device=device,
+        )
+    batch_size = config.get("batch_size") or dataset.size("train")
+    if smoke:
+        batch_size = min(batch_size, _SMOKE_BATCH)
+    inputs, targets = dataset.tensors("train" if config.get("subset") else "test")
+    probe = config.get("probe") or len(targets)
+    steps_per_epoch = dataset.num_batches("train", batch_size)
+    histories = []
+    for spec in config["schedules"]:
+        for lr in config["lrs"]:
+            for seed in config["seeds"]:
+                schedule = sweep.make_schedule(spec, lr, steps_per_epoch, config["epochs"])
+                torch.manual_seed(seed)
+                model = models.build(config["model"], dataset.num_classes, dataset.input_shape)
+                tracker = needed(inputs[:probe], targets[:probe], every=config["every"])
+                callbacks = [tracker] + ([StopAfter(_SMOKE_STEPS)] if smoke else [])
+                history = train.fit(
+                    model,
+                    dataset,
+                    schedule,
+                    config["epochs"],
+                    batch_size=batch_size,
+                    momentum=0.0 if config.get("subset") else 0.9,
+                    weight_decay=0.0 if config.get("subset") else 5e-4,
+                    seed=seed,
+                    progress=False,
+                    callbacks=callbacks,
+                )
+                label = spec if isinstance(spec, str) else spec.get("label", spec["name"])
+                histories.append(
+                    {"schedule": label, "lr": lr, "seed": seed, "history": history.to_dict()}
+                )
+    return {"runs": histories}
+
+
+def _runner(exp: Experiment) -> Callable[..., dict]:
+    if exp.kind == "sweep":
+        return _run_sweep
+    if exp.kind == "range_test":
+        return _run_range_test
+    return lambda config, **options: _run_tracked(exp, config, **options)
+
+
+def _devices(result: dict, fallback: str) -> str:
+    """The devices the runs of a result ran on (each sweep record names its own)."""
+    found = {
+        r["result"]["provenance"]["device"]
+        for r in result.get("records", [])
+        if r["result"].get("provenance")
+    }
+    return ", ".join(sorted(found)) if found else fallback
+
+
+def run(
+    name: str,
+    scale: str = "cpu",
+    *,
+    engine: str = "local",
+    device=None,
+    data_root: str | os.PathLike = "data/cache",
+    cache: str | os.PathLike | None = "data/cache/sweeps",
+    root: str | os.PathLike | None = None,
+    progress: bool = True,
+    address: str | None = None,
+    resources: Mapping[str, float] | None = None,
+    command: str | None = None,
+    smoke: bool = False,
+) -> dict[str, Any]:
+    """Run an experiment at a scale and store its result with provenance.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    scale : {"cpu", "paper"}
+    engine : {"local", "ray"}
+        For sweep experiments (see :func:`lrlab.sweep.run`); the others run in-process.
+    device, data_root, cache, progress, address, resources
+        As in :func:`lrlab.sweep.run`.
+    root : path, optional
+        Results folder (:func:`lrlab.results.results_root` by default).
+    command : str, optional
+        Recorded in the provenance (the ``lrlab reproduce`` command line).
+    smoke : bool
+        Run :func:`smoke_config` for a few steps instead, and store nothing: a test that
+        the code path works end to end (a smoke run's numbers are no result).
+
+    Returns
+    -------
+    dict
+        The stored record (:func:`lrlab.results.load`); with ``smoke``, the unstored
+        ``{"name", "config", "result", "smoke": True}``.
+    """
+    import lrlab
+    from lrlab import results
+
+    exp = get(name)
+    check_scale(scale)
+    config = smoke_config(name, scale) if smoke else exp.config(scale)
+    start = time.perf_counter()
+    result = _runner(exp)(
+        config,
+        engine=engine,
+        device=device,
+        data_root=data_root,
+        cache=cache,
+        progress=progress,
+        address=address,
+        resources=resources,
+        smoke=smoke,
+    )
+    wall = time.perf_counter() - start
+    if smoke:
+        return {"name": name, "config": config, "result": result, "smoke": True}
+    local = lrlab.device_name(device if device is not None else lrlab.device())
+    path = results.save(
+        result_name(name, scale),
+        result,
+        config,
+        command=command,
+        device=_devices(result, local),
+        wall_time_s=wall,
+        root=root,
+    )
+    print(f"wrote {path} ({wall:.0f} s)")
+    return results.load(result_name(name, scale), root=root)
+
+
+def load(name: str, scale: str = "cpu", *, root=None) -> dict[str, Any]:
+    """The stored result of an experiment at a scale (see :func:`lrlab.results.load`)."""
+    from lrlab import results
+
+    return results.load(result_name(name, scale), root=root)
+
+
+def stored(name: str, scale: str, *, root=None) -> dict[str, Any] | None:
+    """The stored result if one exists for exactly the registry's configuration, else None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> stored("sgdr", "paper", root=tempfile.mkdtemp()) is None
+    True
+    """
+    try:
+        record = load(name, scale, root=root)
+    except FileNotFoundError:
+        return None
+    # As the config reads back from JSON (tuples become lists).
+    wanted = json.loads(json.dumps(get(name).config(scale)))
+    return record if record["config"] == wanted else None
+
+
+def load_or_run(name: str, scale: str = "cpu", *, root=None, **options) -> dict[str, Any]:
+    """:func:`lrlab.results.load_or_run` for a registry entry: the stored result of
+    ``scale`` if there is one, else a run of the CPU configuration (not stored)."""
+    from lrlab import results
+
+    exp = get(name)
+    runner = _runner(exp)
+    defaults = {
+        "engine": "local",
+        "device": None,
+        "data_root": "data/cache",
+        "cache": None,
+        "progress": False,
+        "address": None,
+        "resources": None,
+        "smoke": False,
+        **options,
+    }
+    return results.load_or_run(
+        result_name(name, scale),
+        exp.config(scale),
+        lambda config: runner(config, **defaults),
+        exp.config("cpu"),
+        root=root,
+    )

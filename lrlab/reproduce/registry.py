@@ -1,0 +1,425 @@
+"""The registry of :mod:`lrlab.reproduce`: each experiment's claim and its configurations at
+CPU scale and at the paper's scale."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["REGISTRY", "SCALES", "TRAIN_EXAMPLES", "Experiment", "check_scale"]
+
+SCALES = ("cpu", "paper")
+
+#: Training examples per pass, to size an experiment's work without loading the data.
+TRAIN_EXAMPLES = {"digits": 1347, "mnist1d": 4000, "cifar10": 50_000, "cifar100": 50_000}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the book: what it claims, how to run it at each scale.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, e.g. ``"seong-peak"``.
+    title : str
+        One line.
+    cite : str
+        Key of the paper in the book's ``references.bib``.
+    claim : str
+        The paper's claim (and its numbers, where we quote them) in a few sentences.
+    kind : {"sweep", "range_test", "tracked"}
+    configs : dict
+        ``{"cpu": config, "paper": config}``, JSON-plain.
+    needs : str, optional
+        ``"module:attribute"`` of lrlab that a ``tracked`` entry requires.
+    """
+
+    name: str
+    title: str
+    cite: str
+    claim: str
+    kind: str
+    configs: Mapping[str, Mapping[str, Any]] = field(repr=False)
+    needs: str | None = None
+
+    def config(self, scale: str) -> dict[str, Any]:
+        """A copy of the configuration at ``scale`` (``"cpu"`` or ``"paper"``)."""
+        check_scale(scale)
+        return copy.deepcopy(dict(self.configs[scale]))
+
+    def runs(self, scale: str) -> int:
+        """How many training runs (or range tests) the scale's configuration holds."""
+        config = self.config(scale)
+        if self.kind == "sweep":
+            from lrlab import sweep
+
+            return len(sweep.expand(config["grid"]))
+        if self.kind == "range_test":
+            return len(config["seeds"])
+        return len(config["schedules"]) * len(config["lrs"]) * len(config["seeds"])
+
+    def work(self, scale: str) -> int:
+        """Training examples processed (passes × set size, summed over runs): with the
+        images/s ``lrlab bench train`` measures, the run's cost in seconds.
+
+        Examples
+        --------
+        >>> REGISTRY["clr"].work("paper") == 3 * (140 + 50) * 50_000
+        True
+        """
+        config = self.config(scale)
+        if self.kind == "sweep":
+            from lrlab import sweep
+
+            return sum(
+                c["epochs"] * TRAIN_EXAMPLES[c["data"]] for c in sweep.expand(config["grid"])
+            )
+        if self.kind == "range_test":
+            test = config["test"]
+            return len(config["seeds"]) * test["num_iter"] * test["batch_size"]
+        size = config.get("subset") or TRAIN_EXAMPLES[config["data"]]
+        return self.runs(scale) * config["epochs"] * size
+
+
+def check_scale(scale: str) -> None:
+    """Raise a ValueError unless ``scale`` is one of :data:`SCALES`."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+
+
+# --- the registry -------------------------------------------------------------------------
+
+_MNIST1D = {"data": "mnist1d", "model": "cnn1d", "batch_size": 128, "seed": [0, 1, 2]}
+_CPU_RATES = [0.05, 0.2]
+
+
+def _step(milestones, gamma=0.1, label="step"):
+    return {
+        "name": "multistep",
+        "milestones": milestones,
+        "gamma": gamma,
+        "unit": "epoch",
+        "label": label,
+    }
+
+
+_PEAKS = [
+    {"name": "gaussian_peak", "label": "Gaussian peak"},
+    {"name": "laplacian_peak", "label": "Laplacian peak"},
+]
+
+_SEONG = Experiment(
+    name="seong-peak",
+    title="Step decay vs Gaussian and Laplacian peak schedules (Seong et al. 2018)",
+    cite="seong2018flatter",
+    claim=(
+        "A nonmonotonic schedule that starts low, rises to a peak and falls again (Gaussian "
+        "or Laplacian in time) drives SGD to flatter minima than step decay, and the flatter "
+        "minima test better: the paper compares them on CIFAR-10 with a small CNN and "
+        "ResNet-110."
+    ),
+    kind="sweep",
+    configs={
+        "cpu": {
+            "grid": {
+                **_MNIST1D,
+                "epochs": 20,
+                "lr": _CPU_RATES,
+                "schedule": [_step([10, 15]), *_PEAKS],
+            }
+        },
+        # The budget of He et al. (2016)'s CIFAR-10 ResNets: 164 epochs of batch 128,
+        # lr 0.1 divided by 10 at epochs 82 and 123, momentum 0.9, weight decay 1e-4.
+        "paper": {
+            "grid": {
+                "data": "cifar10",
+                "model": ["small_cnn", "resnet110"],
+                "epochs": 164,
+                "batch_size": 128,
+                "weight_decay": 1e-4,
+                "lr": 0.1,
+                "seed": [0, 1, 2],
+                "schedule": [_step([82, 123]), *_PEAKS],
+            }
+        },
+    },
+)
+
+_SGDR = Experiment(
+    name="sgdr",
+    title="Warm restarts against step decay (Loshchilov & Hutter 2017)",
+    cite="loshchilov2017sgdr",
+    claim=(
+        "Cosine annealing with warm restarts has better anytime performance than step "
+        "decay and reaches as good or better final accuracy; with WRN-28-10 the paper "
+        "reports 3.14% test error on CIFAR-10 and 16.21% on CIFAR-100 (its abstract)."
+    ),
+    kind="sweep",
+    configs={
+        "cpu": {
+            "grid": {
+                **_MNIST1D,
+                "epochs": 15,  # = 1 + 2 + 4 + 8: four whole SGDR cycles
+                "lr": _CPU_RATES,
+                "schedule": [
+                    _step([5, 9, 12], gamma=0.2, label="step (/5)"),
+                    {"name": "cosine", "label": "cosine"},
+                    {
+                        "name": "sgdr",
+                        "first_cycle": 1,
+                        "cycle_mult": 2,
+                        "unit": "epoch",
+                        "label": "SGDR T0=1, Tmult=2",
+                    },
+                ],
+            }
+        },
+        # WRN-28-10, batch 128, momentum 0.9, weight decay 5e-4. Baseline: lr 0.1 divided
+        # by 5 at epochs 60, 120, 160 of 200; SGDR: lr 0.05, T0 = 10, Tmult = 2, 150 epochs.
+        "paper": {
+            "grid": [
+                {
+                    "data": ["cifar10", "cifar100"],
+                    "model": "wrn28_10",
+                    "batch_size": 128,
+                    "epochs": 200,
+                    "lr": 0.1,
+                    "schedule": _step([60, 120, 160], gamma=0.2, label="step (/5)"),
+                },
+                {
+                    "data": ["cifar10", "cifar100"],
+                    "model": "wrn28_10",
+                    "batch_size": 128,
+                    "epochs": 150,
+                    "lr": 0.05,
+                    "schedule": {
+                        "name": "sgdr",
+                        "first_cycle": 10,
+                        "cycle_mult": 2,
+                        "unit": "epoch",
+                        "label": "SGDR T0=10, Tmult=2",
+                    },
+                },
+            ]
+        },
+    },
+)
+
+_CLR = Experiment(
+    name="clr",
+    title="Cyclical learning rates reach a fixed rate's accuracy in fewer steps (Smith 2017)",
+    cite="smith2017cyclical",
+    claim=(
+        "Letting the rate cycle between two bounds reaches the accuracy of a tuned fixed "
+        "rate in fewer iterations: on CIFAR-10 the paper's triangular2 policy reaches 81.4% "
+        "in 25,000 iterations, which the fixed rate needs 70,000 iterations for."
+    ),
+    kind="sweep",
+    configs={
+        "cpu": {
+            "grid": [
+                {**_MNIST1D, "epochs": 15, "lr": _CPU_RATES, "schedule": "constant"},
+                {
+                    **_MNIST1D,
+                    "epochs": 6,
+                    "lr": _CPU_RATES,
+                    "schedule": {
+                        "name": "cyclic",
+                        "base_lr_ratio": 0.1,
+                        "step_size_up": 1,
+                        "mode": "triangular2",
+                        "unit": "epoch",
+                        "label": "triangular2",
+                    },
+                },
+            ]
+        },
+        # Batch 100 (500 iterations per epoch): fixed 0.001 for 70,000 iterations (140
+        # epochs) against triangular2 between 0.001 and 0.006 with a stepsize of 2,000
+        # iterations (4 epochs) for 25,000 iterations (50 epochs). small_cnn stands in for
+        # Caffe's CIFAR-10 network.
+        "paper": {
+            "grid": [
+                {
+                    "data": "cifar10",
+                    "model": "small_cnn",
+                    "batch_size": 100,
+                    "seed": [0, 1, 2],
+                    "epochs": 140,
+                    "lr": 0.001,
+                    "schedule": "constant",
+                },
+                {
+                    "data": "cifar10",
+                    "model": "small_cnn",
+                    "batch_size": 100,
+                    "seed": [0, 1, 2],
+                    "epochs": 50,
+                    "lr": 0.006,
+                    "schedule": {
+                        "name": "cyclic",
+                        "base_lr": 0.001,
+                        "step_size_up": 4,
+                        "mode": "triangular2",
+                        "unit": "epoch",
+                        "label": "triangular2",
+                    },
+                },
+            ]
+        },
+    },
+)
+
+_RANGE_TEST = Experiment(
+    name="range-test-resnet18",
+    title="The LR range test and how far its suggestions move between seeds (Smith 2017)",
+    cite="smith2017cyclical",
+    claim=(
+        "Training a few hundred steps while the rate grows exponentially shows where the "
+        "loss starts to fall and where it blows up; rules read a good rate off that curve."
+    ),
+    kind="range_test",
+    configs={
+        "cpu": {
+            "test": {
+                "dataset": "mnist1d",
+                "model": "cnn1d",
+                "start_lr": 1e-5,
+                "end_lr": 10.0,
+                "num_iter": 100,
+                "batch_size": 128,
+            },
+            "seeds": [0, 1, 2, 3, 4],
+        },
+        # One epoch of CIFAR-10 at batch 128 (391 steps) from 1e-5 to 10.
+        "paper": {
+            "test": {
+                "dataset": "cifar10",
+                "model": "resnet18",
+                "start_lr": 1e-5,
+                "end_lr": 10.0,
+                "num_iter": 391,
+                "batch_size": 128,
+            },
+            "seeds": [0, 1, 2],
+        },
+    },
+)
+
+_SNAPSHOTS = Experiment(
+    name="snapshot-ensembles",
+    title="Snapshot ensembles: M models from one cyclic run (Huang et al. 2017)",
+    cite="huang2017snapshot",
+    claim=(
+        "Saving the model at the end of each cosine cycle and averaging the snapshots' "
+        "softmax outputs beats the single model of the same budget; with DenseNets the "
+        "paper reports 3.4% test error on CIFAR-10 and 17.4% on CIFAR-100 (its abstract)."
+    ),
+    kind="tracked",
+    needs="lrlab.ensembles",
+    configs={
+        "cpu": {
+            "data": "mnist1d",
+            "model": "cnn1d",
+            "epochs": 30,
+            "batch_size": 128,
+            "cycles": 5,
+            "lrs": [0.2],
+            "schedules": ["cyclic_cosine"],
+            "seeds": [0, 1, 2],
+        },
+        # ResNet-110 (the paper's DenseNets are not in lrlab.models): 200 epochs in M = 5
+        # cosine cycles restarting at 0.2.
+        "paper": {
+            "data": "cifar10",
+            "model": "resnet110",
+            "epochs": 200,
+            "batch_size": 64,
+            "cycles": 5,
+            "lrs": [0.2],
+            "schedules": ["cyclic_cosine"],
+            "seeds": [0],
+        },
+    },
+)
+
+_STABILITY = Experiment(
+    name="network-stability",
+    title="Learning-rate decay and network stability (ResNet-18, CIFAR-10)",
+    cite="lrdecay2020stability",
+    claim=(
+        "Decaying the rate makes successive SGD steps see nearly the same loss field, so "
+        "activations and backward signals stop jumping between regimes; the source argues "
+        "it with ResNet-18 on CIFAR-10 and gives no numbers."
+    ),
+    kind="tracked",
+    needs="lrlab.stability:StabilityTracker",
+    configs={
+        "cpu": {
+            "data": "mnist1d",
+            "model": "cnn1d",
+            "epochs": 15,
+            "batch_size": 128,
+            "lrs": [0.1],
+            "schedules": ["constant", _step([8, 12]), "cosine"],
+            "seeds": [0, 1, 2],
+            "probe": 256,
+            "every": 10,
+        },
+        "paper": {
+            "data": "cifar10",
+            "model": "resnet18",
+            "epochs": 100,
+            "batch_size": 128,
+            "lrs": [0.1],
+            "schedules": ["constant", _step([50, 75]), "cosine"],
+            "seeds": [0],
+            "probe": 256,
+            "every": 50,
+        },
+    },
+)
+
+_EOS = Experiment(
+    name="edge-of-stability",
+    title="Full-batch gradient descent at the edge of stability (Cohen et al. 2021)",
+    cite="cohen2021eos",
+    claim=(
+        "Under full-batch gradient descent at rate eta, the sharpness (top Hessian "
+        "eigenvalue) rises until it reaches 2/eta and then hovers there while the loss "
+        "keeps falling, non-monotonically; the paper shows it on a 5,000-image subset of "
+        "CIFAR-10."
+    ),
+    kind="tracked",
+    needs="lrlab.curvature:SharpnessTracker",
+    configs={
+        "cpu": {
+            "data": "digits",
+            "subset": 1000,
+            "model": "mlp",
+            "epochs": 400,  # full batch: one step per epoch
+            "lrs": [0.05, 0.1],
+            "schedules": ["constant"],
+            "seeds": [0],
+            "every": 10,
+        },
+        "paper": {
+            "data": "cifar10",
+            "subset": 5000,
+            "model": "mlp",
+            "epochs": 2000,
+            "lrs": [0.01, 0.02, 0.04],
+            "schedules": ["constant"],
+            "seeds": [0],
+            "every": 20,
+        },
+    },
+)
+
+#: Every experiment, by name.
+REGISTRY: dict[str, Experiment] = {
+    e.name: e for e in (_SEONG, _SNAPSHOTS, _SGDR, _CLR, _STABILITY, _EOS, _RANGE_TEST)
+}

@@ -1,0 +1,306 @@
+"""Running configs: :func:`run_one` (one run, pure), :func:`run` (a grid, cached, in-process or
+on Ray Tune)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lrlab.sweep.grid import config_key, expand, make_schedule, normalize
+
+__all__ = ["ENGINES", "StopAfter", "run", "run_one"]
+
+ENGINES = ("local", "ray")
+
+_DATASETS: dict[tuple, Any] = {}
+
+
+def _dataset(name: str, root: str, device):
+    """Data sets are read-only; load each once per process."""
+    from lrlab import data
+
+    key = (name, str(root), str(device))
+    if key not in _DATASETS:
+        _DATASETS[key] = data.load(name, root=root, device=device)
+    return _DATASETS[key]
+
+
+def run_one(
+    config: Mapping[str, Any],
+    *,
+    device=None,
+    data_root: str | os.PathLike = "data/cache",
+    command: str | None = None,
+    progress: bool = False,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Train one config with :func:`lrlab.train.fit` and summarise the run.
+
+    The model's weights are seeded with the config's ``seed`` (so is the data order), so
+    the result depends on the config alone (bit for bit on the CPU).
+
+    Parameters
+    ----------
+    config : mapping
+        Options of :data:`DEFAULTS` (missing ones take the default).
+    device : torch.device or str, optional
+        ``lrlab.device()`` by default.
+    data_root : path
+        Data folder for CIFAR and MNIST-1D.
+    command : str, optional
+        Recorded in the provenance; this process's command line by default.
+    progress : bool
+        Show fit's progress bar.
+    max_steps : int, optional
+        Stop after this many optimizer steps: a smoke test of the code path (its
+        result is not the config's and must not be stored as such).
+
+    Returns
+    -------
+    dict
+        ``final_test_acc``, ``best_test_acc``, ``final_test_loss``, ``best_test_loss``,
+        ``final_train_loss`` (``None`` if the run diverged before its first epoch ended),
+        per-epoch ``test_acc`` and ``test_loss``, ``diverged``, ``steps``,
+        ``wall_time_s`` and ``provenance`` (:func:`lrlab.results.provenance`).
+
+    Examples
+    --------
+    >>> out = run_one({"data": "digits", "model": "mlp", "lr": 0.1}, device="cpu")
+    >>> sorted(out)[:3], out["steps"]
+    (['best_test_acc', 'best_test_loss', 'diverged'], 11)
+    """
+    import torch
+
+    import lrlab
+    from lrlab import models, results, train
+
+    config = normalize(config)
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
+    ):
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    device = torch.device(device) if device is not None else lrlab.device()
+    data = _dataset(config["data"], str(data_root), device)
+    steps_per_epoch = data.num_batches("train", config["batch_size"])
+    schedule = make_schedule(config["schedule"], config["lr"], steps_per_epoch, config["epochs"])
+    torch.manual_seed(config["seed"])
+    model = models.build(
+        config["model"], data.num_classes, data.input_shape, **config["model_options"]
+    )
+    history = train.fit(
+        model,
+        data,
+        schedule,
+        config["epochs"],
+        batch_size=config["batch_size"],
+        optimizer=config["optimizer"],
+        momentum=config["momentum"],
+        nesterov=config["nesterov"],
+        weight_decay=config["weight_decay"],
+        precision=config["precision"],
+        channels_last=config["channels_last"],
+        seed=config["seed"],
+        progress=progress,
+        callbacks=[] if max_steps is None else [StopAfter(max_steps)],
+    )
+    acc, loss = history.test_acc, history.test_loss
+    return {
+        "final_test_acc": acc[-1] if acc else None,
+        "best_test_acc": max(acc) if acc else None,
+        "final_test_loss": loss[-1] if loss else None,
+        "best_test_loss": min(loss) if loss else None,
+        "final_train_loss": history.train_loss[-1] if history.train_loss else None,
+        "test_acc": list(acc),
+        "test_loss": list(loss),
+        "diverged": history.diverged,
+        "steps": history.steps,
+        "wall_time_s": history.wall_time,
+        "provenance": results.provenance(
+            command=command,
+            device=history.device,
+            seed=config["seed"],
+            wall_time_s=history.wall_time,
+        ),
+    }
+
+
+class StopAfter:
+    """A ``fit`` callback ending the run after ``steps`` optimizer steps."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def __call__(self, model, step, history) -> None:
+        from lrlab.train import StopTraining
+
+        if step + 1 >= self.steps:
+            raise StopTraining
+
+
+# --- many runs ----------------------------------------------------------------------------
+
+
+def _cached(cache: Path | None, key: str, config: dict) -> dict | None:
+    if cache is None or not (cache / f"{key}.json").is_file():
+        return None
+    record = json.loads((cache / f"{key}.json").read_text(encoding="utf-8"))
+    return record["result"] if record.get("config") == config else None
+
+
+def _store(cache: Path | None, key: str, config: dict, result: dict) -> None:
+    from lrlab._io import atomic_write
+
+    if cache is not None:
+        text = json.dumps({"key": key, "config": config, "result": result}, allow_nan=False)
+        atomic_write(cache / f"{key}.json", text + "\n")
+
+
+def run(
+    grid: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    engine: str = "local",
+    cache: str | os.PathLike | None = "data/cache/sweeps",
+    device=None,
+    data_root: str | os.PathLike = "data/cache",
+    progress: bool = True,
+    address: str | None = None,
+    resources: Mapping[str, float] | None = None,
+    max_steps: int | None = None,
+) -> list[dict[str, Any]]:
+    """Run every config of a grid (those not cached yet) and return all their records.
+
+    Parameters
+    ----------
+    grid : mapping or sequence of mappings
+        See :func:`expand`.
+    engine : {"local", "ray"}
+        ``"local"``: in this process, one after the other. ``"ray"``: trials of Ray Tune
+        (``pip install 'lrlab[sweep]'``), same results.
+    cache : path or None
+        Folder of one ``<config_key>.json`` per finished run (written atomically as each
+        run ends); runs found there are not run again. ``None`` caches nothing.
+    device : torch.device or str, optional
+        Device of the local engine (``lrlab.device()`` by default). Ray trials use the
+        GPU Ray gives them when ``resources`` asks for one, else the CPU.
+    data_root : path
+        Data folder (CIFAR, MNIST-1D).
+    progress : bool
+        A progress bar over the grid (local engine).
+    address : str, optional
+        Ray cluster to connect to (``"ray://head:10001"``, ``"auto"``); by default
+        ``RAY_ADDRESS`` if set, else a new local instance.
+    resources : mapping, optional
+        Per Ray trial, e.g. ``{"cpu": 1, "gpu": 0.25}``; default ``{"cpu": 1}``.
+    max_steps : int, optional
+        Smoke test: stop every run after this many steps (local engine only); nothing
+        is read from or written to the cache.
+
+    Returns
+    -------
+    list of dict
+        One ``{"key", "config", "result"}`` per config, in grid order (``result`` as
+        :func:`run_one` returns it).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    configs = expand(grid)
+    keys = [config_key(c) for c in configs]
+    if max_steps is not None:
+        if engine != "local":
+            raise ValueError("max_steps (a smoke test) runs with engine='local' only")
+        cache = None  # a cut-short run is not the config's result
+    cache = Path(cache) if cache is not None else None
+    done = {k: r for k, c in zip(keys, configs, strict=True) if (r := _cached(cache, k, c))}
+    todo = {k: c for k, c in zip(keys, configs, strict=True) if k not in done}
+    command = shlex.join(sys.argv)
+    if engine == "local":
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(keys), initial=len(keys) - len(todo), disable=not progress, unit="run")
+        for key, config in todo.items():
+            done[key] = run_one(
+                config, device=device, data_root=data_root, command=command, max_steps=max_steps
+            )
+            _store(cache, key, config, done[key])
+            acc = done[key]["final_test_acc"]
+            bar.set_postfix(last_acc="diverged" if acc is None else f"{acc:.3f}", refresh=False)
+            bar.update()
+        bar.close()
+    elif todo:
+        for key, result in _run_ray(todo, address, resources, data_root, command).items():
+            done[key] = result
+            _store(cache, key, todo[key], result)
+    return [{"key": k, "config": c, "result": done[k]} for k, c in zip(keys, configs, strict=True)]
+
+
+def _ray_trial(space: dict) -> dict:
+    """One Ray Tune trial: :func:`run_one` with as many threads as CPUs granted."""
+    import torch
+
+    params = space["trial"]
+    torch.set_num_threads(params["threads"])
+    result = run_one(params["config"], data_root=params["data_root"], command=params["command"])
+    # One string metric: Tune keeps it as it is (it would flatten nested dicts).
+    return {"result_json": json.dumps(result, allow_nan=False)}
+
+
+def _run_ray(todo: dict, address, resources, data_root, command) -> dict[str, dict]:
+    import logging
+    import tempfile
+
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise ImportError("engine='ray' needs Ray Tune: pip install 'lrlab[sweep]'") from None
+    resources = dict(resources or {"cpu": 1})
+    unknown = sorted(set(resources) - {"cpu", "gpu"})
+    if unknown or not all(v >= 0 for v in resources.values()):
+        raise ValueError(f"resources must map 'cpu'/'gpu' to numbers >= 0, got {resources}")
+    # Quiet: no dashboard, no worker output forwarded, no Tune progress tables.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(
+            address=address or os.environ.get("RAY_ADDRESS") or None,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            configure_logging=True,
+        )
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    logging.getLogger("ray.tune").setLevel(logging.ERROR)
+    params = [
+        {
+            "key": key,
+            "config": config,
+            "data_root": str(Path(data_root).resolve()),
+            "command": command,
+            "threads": max(1, int(resources.get("cpu", 1))),
+        }
+        for key, config in todo.items()
+    ]
+    try:
+        with tempfile.TemporaryDirectory(prefix="lrlab-ray-") as storage:
+            tuner = tune.Tuner(
+                tune.with_resources(_ray_trial, resources),
+                param_space={"trial": tune.grid_search(params)},
+                run_config=tune.RunConfig(storage_path=storage, verbose=0),
+            )
+            grid = tuner.fit()
+            out = {}
+            for trial in grid:
+                if trial.error is not None:
+                    raise RuntimeError(f"a Ray trial failed: {trial.error}") from trial.error
+                out[trial.config["trial"]["key"]] = json.loads(trial.metrics["result_json"])
+    finally:
+        if started_here:
+            ray.shutdown()
+    return out

@@ -1,0 +1,219 @@
+"""Grids and configs of :mod:`lrlab.sweep`: a grid's list-valued options are axes; a config is
+one run's complete options, named by a hash (:func:`config_key`)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import itertools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULTS",
+    "config_key",
+    "expand",
+    "load_grid",
+    "make_schedule",
+    "normalize",
+    "schedule_label",
+]
+
+#: Every option of a run and its default (the keys of a config).
+DEFAULTS: dict[str, Any] = {
+    "data": "digits",
+    "model": "mlp",
+    "model_options": {},
+    "schedule": {"name": "constant"},
+    "lr": 0.1,
+    "epochs": 1,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 5e-4,
+    "precision": "auto",
+    "channels_last": "auto",
+    "seed": 0,
+}
+
+# Schedule parameters that count optimizer steps (scaled by "unit": "epoch").
+_STEP_PARAMS = {"total_steps", "step_size", "milestones", "first_cycle", "step_size_up"}
+_STEP_PARAMS |= {"step_size_down"}
+
+
+def load_grid(path: str | os.PathLike) -> dict | list:
+    """Read a grid from a ``.json`` or ``.yaml``/``.yml`` file (YAML needs PyYAML).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "grid.json"
+    >>> _ = path.write_text('{"lr": [0.1, 0.3], "seed": [0, 1, 2]}')
+    >>> len(expand(load_grid(path)))
+    6
+    """
+    path = Path(path)
+    if path.suffix not in (".json", ".yaml", ".yml"):
+        raise ValueError(f"path must end in .json, .yaml or .yml, got {path.name!r}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - PyYAML comes with lrlab[sweep] and the book
+            raise ImportError(
+                "reading a YAML grid needs PyYAML: pip install 'lrlab[sweep]'"
+            ) from None
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def _schedule_spec(spec) -> dict:
+    from lrlab.schedules import FACTORIES
+
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise ValueError(f"schedule must be a factory name or a mapping with 'name', got {spec!r}")
+    if spec["name"] not in FACTORIES:
+        raise ValueError(f"schedule name must be one of {sorted(FACTORIES)}, got {spec['name']!r}")
+    if spec.get("unit", "step") not in ("step", "epoch"):
+        raise ValueError(f"schedule unit must be 'step' or 'epoch', got {spec['unit']!r}")
+    return dict(spec)
+
+
+def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A complete config: defaults filled in, the schedule as a mapping, values checked.
+
+    Examples
+    --------
+    >>> normalize({"lr": 0.3, "schedule": "cosine"})["schedule"]
+    {'name': 'cosine'}
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"config keys must be among {sorted(DEFAULTS)}, got unknown {unknown}")
+    out = {**copy.deepcopy(DEFAULTS), **copy.deepcopy(dict(config))}
+    for key, value in out.items():
+        if isinstance(value, list):
+            raise ValueError(f"{key} must be one value in a config (lists are grid axes)")
+    out["schedule"] = _schedule_spec(out["schedule"])
+    for key in ("epochs", "batch_size"):
+        if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
+            raise ValueError(f"{key} must be an integer >= 1, got {out[key]!r}")
+    if not (isinstance(out["lr"], (int, float)) and out["lr"] > 0):
+        raise ValueError(f"lr must be a number > 0, got {out['lr']!r}")
+    # JSON-plain (NumPy numbers become Python ones), so equal configs hash equally.
+    return json.loads(json.dumps(out, default=_json_default))
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # NumPy scalars
+        return value.item()
+    raise TypeError(f"config values must be JSON-serialisable, got {value!r}")
+
+
+def expand(grid: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The configs of a grid: the cross product of its list-valued options, in order.
+
+    Parameters
+    ----------
+    grid : mapping or sequence of mappings
+        Options of :data:`DEFAULTS`; a list is an axis (the last key varies fastest). A
+        sequence of grids expands to the concatenation of theirs.
+
+    Returns
+    -------
+    list of dict
+        Complete configs (see :func:`normalize`).
+
+    Examples
+    --------
+    >>> [(c["lr"], c["seed"]) for c in expand({"lr": [0.1, 0.3], "seed": [0, 1]})]
+    [(0.1, 0), (0.1, 1), (0.3, 0), (0.3, 1)]
+    """
+    if isinstance(grid, Sequence) and not isinstance(grid, (str, bytes)):
+        return [config for part in grid for config in expand(part)]
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"grid must be a mapping or a list of mappings, got {type(grid).__name__}")
+    axes = [(k, v) for k, v in grid.items() if isinstance(v, list)]
+    for key, values in axes:
+        if not values:
+            raise ValueError(f"grid axis {key} must list at least one value")
+    fixed = {k: v for k, v in grid.items() if not isinstance(v, list)}
+    return [
+        normalize({**fixed, **dict(zip([k for k, _ in axes], values, strict=True))})
+        for values in itertools.product(*(v for _, v in axes))
+    ]
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A short hash naming a config (the cache file's name): equal configs, equal keys.
+
+    Examples
+    --------
+    >>> config_key({"lr": 0.1}) == config_key({"lr": 0.1, "seed": 0})  # defaults filled in
+    True
+    """
+    text = json.dumps(normalize(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def schedule_label(config: Mapping[str, Any]) -> str:
+    """The name a schedule goes by in tables and legends: its ``label``, else its factory."""
+    spec = _schedule_spec(config["schedule"])
+    return str(spec.get("label", spec["name"]))
+
+
+def make_schedule(spec, lr: float, steps_per_epoch: int, epochs: int):
+    """Build the schedule a config's ``schedule`` entry describes for a run.
+
+    Parameters
+    ----------
+    spec : str or mapping
+        ``{"name": factory, **parameters}``; optional ``label`` (for display),
+        ``unit`` (``"step"`` or ``"epoch"``: what step parameters count) and
+        ``<rate>_ratio`` (that rate parameter as a multiple of ``lr``).
+    lr : float
+        Sets the factory's ``lr`` parameter, or ``max_lr`` where it has none.
+    steps_per_epoch, epochs : int
+        The run's length; ``total_steps`` defaults to their product.
+
+    Examples
+    --------
+    >>> s = make_schedule({"name": "multistep", "milestones": [2], "unit": "epoch"}, 0.1, 10, 3)
+    >>> round(s(19), 6), round(s(20), 6)
+    (0.1, 0.01)
+    """
+    from lrlab.schedules import FACTORIES
+
+    spec = _schedule_spec(spec)
+    factory = FACTORIES[spec["name"]]
+    signature = inspect.signature(factory).parameters
+    scale = steps_per_epoch if spec.get("unit") == "epoch" else 1
+    rate = "lr" if "lr" in signature else "max_lr"
+    kwargs: dict[str, Any] = {rate: lr}
+    for key, value in spec.items():
+        if key in ("name", "label", "unit"):
+            continue
+        if key.endswith("_ratio") and key[: -len("_ratio")] in signature:
+            kwargs[key[: -len("_ratio")]] = value * lr
+        elif key == rate:
+            raise ValueError(f"schedule {spec['name']}: {rate} is set by the run's lr, not here")
+        elif key not in signature:
+            raise ValueError(f"schedule {spec['name']} has no parameter {key!r}")
+        elif key in _STEP_PARAMS and value is not None:
+            kwargs[key] = (
+                [int(v * scale) for v in value] if isinstance(value, list) else int(value * scale)
+            )
+        else:
+            kwargs[key] = value
+    if "total_steps" in signature and "total_steps" not in kwargs:
+        kwargs["total_steps"] = steps_per_epoch * epochs
+    return factory(**kwargs)

@@ -1,0 +1,150 @@
+"""Tests of lrlab.reproduce: the registry is complete and consistent, every paper-scale entry
+runs end to end on a synthetic archive in the real CIFAR format (a smoke run, never stored),
+results are stored with provenance where lrlab.results.load_or_run finds them."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from cifar_fixture import write_archive
+
+from lrlab import data, reproduce, results, sweep
+
+BUILT_HERE = ["seong-peak", "sgdr", "clr", "range-test-resnet18"]
+ELSEWHERE = {
+    "snapshot-ensembles": "lrlab.ensembles",
+    "network-stability": "lrlab.stability:StabilityTracker",
+    "edge-of-stability": "lrlab.curvature:SharpnessTracker",
+}
+
+
+@pytest.fixture
+def cifar(tmp_path, monkeypatch):
+    """Both CIFAR archives served from file:// URLs with their own MD5s."""
+    for kind in ("cifar10", "cifar100"):
+        archive = write_archive(tmp_path / "archives", kind, n_train=40, n_test=20)
+        monkeypatch.setitem(data.SOURCES, kind, archive.source)
+    return tmp_path / "cache"
+
+
+def test_registry_holds_the_books_experiments_at_both_scales():
+    assert set(reproduce.names()) == set(BUILT_HERE) | set(ELSEWHERE)
+    for name in reproduce.names():
+        exp = reproduce.get(name)
+        assert exp.config("cpu") != exp.config("paper")
+        assert exp.runs("cpu") >= 1 and exp.work("paper") > exp.work("cpu")
+        assert exp.needs == ELSEWHERE.get(name)
+    with pytest.raises(ValueError, match="experiment must be one of"):
+        reproduce.get("seong")
+    with pytest.raises(ValueError, match="scale must be one of"):
+        reproduce.get("sgdr").config("gpu")
+
+
+def test_cpu_scale_runs_on_the_built_in_data_and_paper_scale_on_cifar():
+    for name in BUILT_HERE:
+        exp = reproduce.get(name)
+        cpu, paper = exp.config("cpu"), exp.config("paper")
+        if exp.kind == "sweep":
+            assert {c["data"] for c in sweep.expand(cpu["grid"])} <= {"digits", "mnist1d"}
+            assert {c["data"] for c in sweep.expand(paper["grid"])} <= {"cifar10", "cifar100"}
+            # every comparison has at least three seeds at the CPU scale
+            assert len({c["seed"] for c in sweep.expand(cpu["grid"])}) >= 3
+        else:
+            assert cpu["test"]["dataset"] == "mnist1d" and paper["test"]["dataset"] == "cifar10"
+
+
+def test_sgdr_paper_scale_is_the_papers_setting():
+    """Loshchilov & Hutter (2017): WRN-28-10, T0 = 10, Tmult = 2 (150 epochs = 10+20+40+80),
+    lr 0.05; the baseline divides 0.1 by 5 at epochs 60, 120 and 160 of 200."""
+    configs = sweep.expand(reproduce.get("sgdr").config("paper")["grid"])
+    assert {c["model"] for c in configs} == {"wrn28_10"}
+    restarts = [c for c in configs if c["schedule"]["name"] == "sgdr"]
+    assert {(c["epochs"], c["lr"], c["schedule"]["first_cycle"]) for c in restarts} == {
+        (150, 0.05, 10)
+    }
+    s = sweep.make_schedule(restarts[0]["schedule"], 0.05, steps_per_epoch=391, epochs=150)
+    rates = s(np.arange(150 * 391))
+    cycle_starts = np.flatnonzero(np.diff(rates) > 0) + 1
+    assert cycle_starts.tolist() == [10 * 391, 30 * 391, 70 * 391]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BUILT_HERE)
+def test_paper_scale_runs_end_to_end_on_the_cifar_format_and_stores_nothing(name, cifar, tmp_path):
+    out = reproduce.run(
+        name, "paper", device="cpu", data_root=cifar, root=tmp_path / "results", smoke=True
+    )
+    assert out["smoke"] is True
+    assert not (tmp_path / "results").exists()  # a smoke run is never a result
+    assert (cifar / "cifar10.pt").is_file()  # downloaded, checksummed, cached
+    result = out["result"]
+    if name == "range-test-resnet18":
+        assert len(result["runs"][0]["lrs"]) == 2
+    else:
+        steps = {r["result"]["steps"] for r in result["records"]}
+        assert steps == {2}
+        models_run = {r["config"]["model"] for r in result["records"]}
+        paper_models = {
+            c["model"] for c in sweep.expand(reproduce.get(name).config("paper")["grid"])
+        }
+        assert models_run == paper_models
+
+
+@pytest.mark.parametrize("name", sorted(ELSEWHERE))
+def test_entries_of_modules_not_here_yet_say_what_they_need(name, tmp_path):
+    module, _, attribute = ELSEWHERE[name].partition(":")
+    present = importlib.util.find_spec(module) is not None
+    if present and attribute:
+        present = hasattr(importlib.import_module(module), attribute)
+    if present:
+        pytest.skip(f"{ELSEWHERE[name]} exists: this entry is wired, not missing")
+    with pytest.raises(ModuleNotFoundError, match=f"{name}.*needs {ELSEWHERE[name]}"):
+        reproduce.run(name, "cpu", device="cpu", root=tmp_path, smoke=True)
+
+
+def test_a_stored_run_carries_provenance_and_is_found_by_load_or_run(tmp_path, monkeypatch):
+    """A real (tiny) sweep stored through reproduce.run, read back by results.load_or_run."""
+    tiny = reproduce.Experiment(
+        name="tiny",
+        title="tiny",
+        cite="smith2017cyclical",
+        claim="",
+        kind="sweep",
+        configs={
+            "cpu": {"grid": {"data": "digits", "model": "mlp", "epochs": 1, "seed": [0, 1]}},
+            "paper": {"grid": {"data": "digits", "model": "mlp", "epochs": 2}},
+        },
+    )
+    monkeypatch.setitem(reproduce.REGISTRY, "tiny", tiny)
+    record = reproduce.run("tiny", "cpu", device="cpu", root=tmp_path, cache=None, command="x")
+    prov = record["provenance"]
+    assert prov["command"] == "x" and prov["device"] == "cpu" and prov["wall_time_s"] > 0
+    assert len(record["result"]["records"]) == 2
+    assert reproduce.stored("tiny", "cpu", root=tmp_path)["result"] == record["result"]
+    assert reproduce.stored("tiny", "paper", root=tmp_path) is None
+    again = results.load_or_run(
+        reproduce.result_name("tiny", "cpu"),
+        tiny.config("cpu"),
+        lambda c: pytest.fail("a stored result must not be recomputed"),
+        tiny.config("cpu"),
+        root=tmp_path,
+    )
+    assert again["source"] == "stored" and again["result"] == record["result"]
+
+
+def test_describe_lists_every_entry_with_both_scales():
+    text = reproduce.describe()
+    for name in reproduce.names():
+        assert f"\n{name}: " in f"\n{text}"
+    assert text.count("  cpu: ") == text.count("  paper: ") == len(reproduce.names())
+
+
+def test_cost_note_counts_the_paper_runs_images():
+    """SGDR at paper scale: 2 data sets x (200 + 150) epochs x 50,000 images."""
+    note = reproduce.cost_note("sgdr", images_per_s=35_000)
+    assert note.startswith("`lrlab reproduce sgdr --scale paper`: 4 runs, 35,000,000 training")
+    assert "1000.0 GPU-hours" not in note and "0.3 GPU-hours" in note
+    with pytest.raises(ValueError, match="images_per_s must be > 0"):
+        reproduce.cost_note("sgdr", images_per_s=0)
