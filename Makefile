@@ -47,8 +47,13 @@ unit:
 
 # Every chapter executed by nbval (no outputs are stored, so this checks that each cell runs,
 # including the hidden assert cells that check the chapter's key numbers).
+# Two chapters at a time (pytest-xdist, one kernel per worker, one thread per kernel): the
+# machines this runs on have two cores.
+NBVAL := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+         --nbval-lax
+
 notebooks:
-	$(BIN)/python -m pytest -q --nbval-lax book/
+	$(NBVAL) book/
 
 # The book's sources with every chapter replaced by its student copy (solutions removed).
 student-sources:
@@ -60,7 +65,7 @@ student-sources:
 
 # The student copies must run top to bottom as well.
 student-notebooks: student-sources
-	$(BIN)/python -m pytest -q --nbval-lax $(STUDENT)/book/
+	$(NBVAL) $(STUDENT)/book/
 
 build-book:
 	rm -rf _build/html

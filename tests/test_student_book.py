@@ -34,7 +34,8 @@ def test_make_test_runs_the_student_copies_of_every_chapter():
     recipe = re.search(r"^student-sources:\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "lrlab student book/*.ipynb --out $(STUDENT)/book" in recipe
     notebooks = re.search(r"^student-notebooks: .*\n((?:\t.*\n)+)", makefile, re.M).group(1)
-    assert "--nbval-lax $(STUDENT)/book/" in notebooks
+    assert "$(NBVAL) $(STUDENT)/book/" in notebooks
+    assert re.search(r"^NBVAL := .*\\\n.*--nbval-lax$", makefile, re.M)
 
 
 @pytest.mark.slow
