@@ -61,6 +61,7 @@ student-sources:
 	mkdir -p $(STUDENT)
 	cp -r _toc.yml book $(STUDENT)/
 	sed 's/^title: .*/& (student edition)/' _config.yml > $(STUDENT)/_config.yml
+	ln -sfn $(CURDIR)/.mathjax $(STUDENT)/.mathjax
 	$(BIN)/lrlab student book/*.ipynb --out $(STUDENT)/book
 
 # The student copies must run top to bottom as well.
@@ -73,7 +74,7 @@ build-book:
 	$(BIN)/python tests/check_built_book.py _build/html
 
 # For instructors: the same book without the solutions (a working `hide_solutions`).
-student-book: $(VENV)/.book-installed student-sources
+student-book: $(VENV)/.book-installed mathjax student-sources
 	rm -rf _build/student-html $(STUDENT)/_build
 	$(BIN)/jupyter-book build $(STUDENT) --warningiserror --keep-going --all
 	mv $(STUDENT)/_build/html _build/student-html

@@ -35,6 +35,7 @@ def test_chapters_lose_their_solutions_and_keep_their_exercises(path):
 def _cell(kind, text):
     return {
         "cell_type": kind,
+        "id": f"{abs(hash((kind, text))) % 16**8:08x}",
         "source": text,
         "metadata": {},
         **({"outputs": ["x"], "execution_count": 3} if kind == "code" else {}),
@@ -262,3 +263,26 @@ def test_check_answers_match_the_closed_forms():
     rate, weights = answer["scale-invariance-ex-how-large"]
     assert weights == pytest.approx(growth, rel=1e-6)
     assert rate == pytest.approx(1e-3 * growth**2, rel=1e-4)  # TEXP: eta_t s_t s_{t+1}
+
+
+def test_markdown_sharing_a_cell_with_a_marker_is_kept():
+    """The failure: the next exercise written in the cell of a ``{solution-end}`` (as in
+    book/reproductions) vanished from the student copy with the whole cell."""
+    cells = [
+        _cell("markdown", "```{exercise} A\n:label: a\n```"),
+        _cell(
+            "markdown", "Try it first.\n\n```{solution-start} a\n:class: dropdown\n```\n\nSay 1."
+        ),
+        _cell("code", "one = 1"),
+        _cell("markdown", "```{solution-end}\n```\n\n```{exercise} B\n:label: b\n```"),
+        _cell("markdown", ":::{solution-start} b\n:::\nSecret.\n:::{solution-end}\n:::\nAfter."),
+    ]
+    student = classroom.strip_solutions({"cells": cells})
+    texts = [_text(c) for c in student["cells"]]
+    assert texts == [
+        "```{exercise} A\n:label: a\n```",
+        "Try it first.",
+        "```{exercise} B\n:label: b\n```",
+        "After.",
+    ]
+    assert [c["id"] for c in student["cells"]] == [cells[i]["id"] for i in (0, 1, 3, 4)]

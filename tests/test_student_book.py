@@ -43,7 +43,17 @@ def test_the_student_book_builds_without_solutions(tmp_path):
     student = tmp_path / "student"
     bin_dir = Path(sys.executable).parent
     subprocess.run(
-        ["make", "-s", "-C", ROOT, "student-sources", f"BIN={bin_dir}", f"STUDENT={student}"],
+        # the book bundles MathJax (book/_ext/lrlab_book.py): `make mathjax` if it is missing
+        [
+            "make",
+            "-s",
+            "-C",
+            ROOT,
+            "mathjax",
+            "student-sources",
+            f"BIN={bin_dir}",
+            f"STUDENT={student}",
+        ],
         check=True,
         capture_output=True,
     )

@@ -1,11 +1,12 @@
 """Student copies of the chapters, with the worked solutions removed.
 
 Each chapter's exercises are ``{exercise}`` directives; their solutions run from a
-markdown cell opening ``{solution-start}`` to one holding ``{solution-end}``, with the
-solution's own markdown and code cells in between (including the hidden ``assert`` cells
-that check the solution's numbers). :func:`strip_solutions` drops every cell of every
-solution (the exercises and their self-check cells stay), and clears all outputs, so that
-a student notebook shows the questions but none of the answers. It refuses to write a
+``{solution-start}`` directive to a ``{solution-end}`` one, with the solution's own
+markdown and code cells in between (including the hidden ``assert`` cells that check the
+solution's numbers). :func:`strip_solutions` drops every solution (the exercises and their
+self-check cells stay; markdown that shares a cell with a marker, such as the next
+exercise after a ``{solution-end}``, is kept), and clears all outputs, so that a student
+notebook shows the questions but none of the answers. It refuses to write a
 copy that could not run: a kept cell that uses a name only a solution defines would fail
 with a ``NameError`` in the student's notebook.
 
@@ -20,12 +21,17 @@ import ast
 import builtins
 import copy
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = ["solution_only_names", "strip_solutions", "write_student_notebooks"]
 
 _START, _END = "{solution-start}", "{solution-end}"
+#: A marker directive's opening line: a fence of backticks or colons, then the marker.
+_MARKER = re.compile(
+    r"^[ \t]*(?P<fence>`{3,}|:{3,})\{(?P<kind>solution-start|solution-end)\}.*$", re.M
+)
 
 
 def _source(cell: dict) -> str:
@@ -61,30 +67,51 @@ def _names(tree: ast.Module) -> tuple[set[str], set[str]]:
     return bound, read
 
 
-def _solution_cells(notebook: dict, name: str) -> list[bool]:
-    """For each cell, whether it belongs to a solution (markers included)."""
+def _partition(notebook: dict, name: str) -> list[dict | None]:
+    """Each cell as the student copy has it: unchanged, without its solution text, or None.
+
+    A code cell is kept or dropped whole; a markdown cell keeps the text outside solutions
+    (before a ``{solution-start}`` directive, after a ``{solution-end}`` directive's fence).
+    """
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise TypeError(
             f"notebook must be a notebook's JSON (a dict with 'cells'), got {notebook!r:.80}"
         )
-    inside, opened_at = [], None
+    parts, opened_at = [], None
     for index, cell in enumerate(notebook["cells"]):
-        text = _source(cell) if cell.get("cell_type") == "markdown" else ""
-        if _START in text:
-            if opened_at is not None:
-                raise ValueError(
-                    f"{name}: cell {index} opens a solution inside the one opened "
-                    f"at cell {opened_at}"
-                )
-            opened_at = index
-        if opened_at is None and _END in text:
-            raise ValueError(f"{name}: cell {index} closes a solution that was never opened")
-        inside.append(opened_at is not None)
-        if opened_at is not None and _END in text:
-            opened_at = None
+        if cell.get("cell_type") != "markdown":
+            parts.append(cell if opened_at is None else None)
+            continue
+        text, kept, position = _source(cell), [], 0
+        for marker in _MARKER.finditer(text):
+            fence = re.compile(rf"^[ \t]*{re.escape(marker['fence'])}[ \t]*$", re.M)
+            closing = fence.search(text, marker.end())
+            end = closing.end() if closing else len(text)
+            if marker["kind"] == "solution-start":
+                if opened_at is not None:
+                    raise ValueError(
+                        f"{name}: cell {index} opens a solution inside the one opened "
+                        f"at cell {opened_at}"
+                    )
+                kept.append(text[position : marker.start()])
+                opened_at = index
+            else:
+                if opened_at is None:
+                    raise ValueError(
+                        f"{name}: cell {index} closes a solution that was never opened"
+                    )
+                opened_at = None
+            position = end
+        if opened_at is None:
+            kept.append(text[position:])
+        outside = "".join(kept).strip("\n")
+        if position == 0:  # no marker: the cell is kept or dropped whole
+            parts.append(cell if opened_at is None else None)
+        else:
+            parts.append({**cell, "source": outside} if outside.strip() else None)
     if opened_at is not None:
         raise ValueError(f"{name}: the solution opened at cell {opened_at} is never closed")
-    return inside
+    return parts
 
 
 def solution_only_names(notebook: dict, name: str = "notebook") -> dict[int, list[str]]:
@@ -119,13 +146,13 @@ def solution_only_names(notebook: dict, name: str = "notebook") -> dict[int, lis
     >>> solution_only_names(nb)
     {3: ['answer']}
     """
-    inside = _solution_cells(notebook, name)
+    parts = _partition(notebook, name)
     in_solutions, in_kept, reads = set(), set(), {}
-    for index, (cell, removed) in enumerate(zip(notebook["cells"], inside, strict=True)):
+    for index, (cell, part) in enumerate(zip(notebook["cells"], parts, strict=True)):
         if cell.get("cell_type") != "code" or (tree := _python(cell)) is None:
             continue
         bound, read = _names(tree)
-        if removed:
+        if part is None:
             in_solutions |= bound
         else:
             in_kept |= bound
@@ -147,9 +174,9 @@ def strip_solutions(notebook: dict, name: str = "notebook") -> dict:
     Returns
     -------
     dict
-        The student version: every cell from a ``{solution-start}`` markdown cell to the
-        next ``{solution-end}`` cell (both included) removed, code outputs and execution
-        counts cleared.
+        The student version: everything from a ``{solution-start}`` directive to the next
+        ``{solution-end}`` directive (both included) removed, cells that are left empty
+        dropped, code outputs and execution counts cleared.
 
     Raises
     ------
@@ -169,7 +196,7 @@ def strip_solutions(notebook: dict, name: str = "notebook") -> dict:
     >>> [c["source"][:13] for c in strip_solutions(nb)["cells"]]
     ['```{exercise}']
     """
-    inside = _solution_cells(notebook, name)
+    parts = _partition(notebook, name)
     broken = solution_only_names(notebook, name)
     if broken:
         where = "; ".join(f"cell {i}: {', '.join(names)}" for i, names in broken.items())
@@ -177,15 +204,10 @@ def strip_solutions(notebook: dict, name: str = "notebook") -> dict:
             f"{name}: cells outside the solutions read names that only a solution defines "
             f"({where}); move those cells inside their solution block"
         )
-    student = copy.deepcopy(notebook)
-    kept = []
-    for cell, removed in zip(student["cells"], inside, strict=True):
-        if removed:
-            continue
+    student = copy.deepcopy({**notebook, "cells": [p for p in parts if p is not None]})
+    for cell in student["cells"]:
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
-        kept.append(cell)
-    student["cells"] = kept
     return student
 
 
