@@ -120,7 +120,7 @@ def test_explr_schedules_are_schedules_with_one_arithmetic_path():
         assert isinstance(s, schedules.Schedule)
         for t in (0, 1, 49, 50, 199):
             assert type(s(t)) is float and s(t) == s(np.array([t]))[0]
-    assert repr(made[0]) == "explr(lr=0.1, weight_decay=0.005, momentum=0.9)"
+    assert repr(made[0]) == "explr_schedule(lr=0.1, weight_decay=0.005, momentum=0.9)"
 
 
 @pytest.mark.parametrize("bad", [-1, np.array([0, -2])])
