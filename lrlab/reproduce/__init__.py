@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import os
@@ -36,14 +37,17 @@ from lrlab.reproduce.registry import (
     REGISTRY,
     SCALES,
     TRAIN_EXAMPLES,
+    Chapter,
     Experiment,
     check_scale,
+    resolve,
 )
 
 __all__ = [
     "REGISTRY",
     "SCALES",
     "TRAIN_EXAMPLES",
+    "Chapter",
     "Experiment",
     "cost_note",
     "describe",
@@ -51,6 +55,7 @@ __all__ = [
     "load",
     "load_or_run",
     "names",
+    "resolve",
     "result_name",
     "run",
     "smoke_config",
@@ -86,6 +91,13 @@ def describe() -> str:
     for exp in REGISTRY.values():
         lines = [f"{exp.name}: {exp.title}", f"  claim: {exp.claim}"]
         for scale in SCALES:
+            if exp.delegated(scale):
+                what = "the chapter's experiment" if scale == "cpu" else "the same experiment"
+                lines.append(
+                    f"  {scale}: {what}, {exp.chapter.runner}, "
+                    f"stored as {result_name(exp.name, scale)}.json"
+                )
+                continue
             cfg = exp.config(scale)
             data = _data_names(exp, cfg)
             lines.append(
@@ -126,6 +138,11 @@ def cost_note(name: str, images_per_s: float | None = None) -> str:
     at 50,000 images/s, 0.2 GPU-hours.
     """
     exp = get(name)
+    if exp.delegated("paper"):
+        return (
+            f"`lrlab reproduce {name} --scale paper`: {exp.chapter.runner} on the paper's "
+            "setting, on the CPU."
+        )
     text = (
         f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
         f"{exp.work('paper'):,} training images"
@@ -139,9 +156,18 @@ def cost_note(name: str, images_per_s: float | None = None) -> str:
 
 
 def result_name(name: str, scale: str) -> str:
-    """The results file stem of an experiment at a scale: ``"<name>_<scale>"``."""
-    get(name)
+    """The results file stem of an experiment at a scale: the chapter's own at the CPU
+    scale of an entry a chapter runs, else ``"<name>_<scale>"``.
+
+    Examples
+    --------
+    >>> result_name("sgdr", "cpu"), result_name("sgdr", "paper")
+    ('restarts_sgdr_mnist1d', 'sgdr_paper')
+    """
+    exp = get(name)
     check_scale(scale)
+    if scale == "cpu" and exp.chapter is not None:
+        return exp.chapter.result
     return f"{name}_{scale}"
 
 
@@ -153,11 +179,22 @@ def smoke_config(name: str, scale: str) -> dict[str, Any]:
 
     One run per distinct (data, model, schedule), batches of 2, at most
     ``_SMOKE_STEPS`` steps each (:func:`run` with ``smoke=True`` applies the step limit
-    and stores nothing). The data, download, checksum, model and schedule code is the
-    real one.
+    and stores nothing). Where a chapter's experiment function runs the scale, its
+    configuration with the entry's :attr:`Chapter.smoke` overrides (one seed, one epoch
+    or a few steps). The data, download, checksum, model and schedule code is the real one.
+
+    Examples
+    --------
+    >>> smoke_config("sgdr", "cpu")["range_test"]["num_iter"]
+    20
     """
     exp = get(name)
     config = exp.config(scale)
+    if exp.delegated(scale):
+        for key, value in exp.chapter.smoke.get(scale, {}).items():
+            merge = isinstance(value, Mapping) and isinstance(config.get(key), Mapping)
+            config[key] = {**config[key], **value} if merge else copy.deepcopy(value)
+        return config
     if exp.kind == "sweep":
         from lrlab import sweep
 
@@ -286,7 +323,34 @@ def _run_tracked(exp: Experiment, config, *, engine, device, data_root, smoke, *
     return {"runs": histories}
 
 
-def _runner(exp: Experiment) -> Callable[..., dict]:
+def _run_chapter(exp: Experiment, config, *, engine, device, data_root, **_):
+    """The chapter module's own experiment function, as the chapter ran it: in-process,
+    on the CPU, one thread (its results do not depend on the machine's core count)."""
+    import torch
+
+    if engine != "local":
+        raise ValueError(f"{exp.name} runs in-process (engine 'local'), got engine={engine!r}")
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(
+            f"device must be 'cpu' for {exp.name} ({exp.chapter.runner} runs on the CPU), "
+            f"got {device!r}"
+        )
+    if os.path.normpath(data_root) != os.path.normpath("data/cache"):
+        raise ValueError(
+            f"data_root must be 'data/cache' for {exp.name} ({exp.chapter.runner} reads the "
+            f"data from there, relative to the working directory), got {data_root!r}"
+        )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return resolve(exp.chapter.runner)(config)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _runner(exp: Experiment, scale: str) -> Callable[..., dict]:
+    if exp.delegated(scale):
+        return lambda config, **options: _run_chapter(exp, config, **options)
     if exp.kind == "sweep":
         return _run_sweep
     if exp.kind == "range_test":
@@ -329,7 +393,10 @@ def run(
     engine : {"local", "ray"}
         For sweep experiments (see :func:`lrlab.sweep.run`); the others run in-process.
     device, data_root, cache, progress, address, resources
-        As in :func:`lrlab.sweep.run`.
+        As in :func:`lrlab.sweep.run`. A scale the chapter's experiment function runs
+        (:meth:`Experiment.delegated`) runs it as the chapter did: on the CPU, one thread,
+        data from ``data/cache``; it is stored under the chapter's results name
+        (:func:`result_name`), where the chapter loads it.
     root : path, optional
         Results folder (:func:`lrlab.results.results_root` by default).
     command : str, optional
@@ -351,7 +418,7 @@ def run(
     check_scale(scale)
     config = smoke_config(name, scale) if smoke else exp.config(scale)
     start = time.perf_counter()
-    result = _runner(exp)(
+    result = _runner(exp, scale)(
         config,
         engine=engine,
         device=device,
@@ -365,7 +432,9 @@ def run(
     wall = time.perf_counter() - start
     if smoke:
         return {"name": name, "config": config, "result": result, "smoke": True}
-    local = lrlab.device_name(device if device is not None else lrlab.device())
+    local = lrlab.device_name(
+        "cpu" if exp.delegated(scale) else device if device is not None else lrlab.device()
+    )
     path = results.save(
         result_name(name, scale),
         result,
@@ -405,12 +474,40 @@ def stored(name: str, scale: str, *, root=None) -> dict[str, Any] | None:
 
 
 def load_or_run(name: str, scale: str = "cpu", *, root=None, **options) -> dict[str, Any]:
-    """:func:`lrlab.results.load_or_run` for a registry entry: the stored result of
-    ``scale`` if there is one, else a run of the CPU configuration (not stored)."""
+    """:func:`lrlab.results.load_or_run` for a registry entry, as its chapter calls it.
+
+    At the CPU scale: the stored result if one matches the configuration, else a run of
+    the small variant (the chapter's own, where a chapter runs the entry), not stored.
+    At the paper scale: the stored paper-scale result if one matches, else (said so) the
+    CPU scale's.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    scale : {"cpu", "paper"}
+    root : path, optional
+        Results folder (:func:`lrlab.results.results_root` by default).
+    **options
+        Passed to the runner of a fallback run (``device``, ``data_root`` ...).
+
+    Returns
+    -------
+    dict
+        As :func:`lrlab.results.load_or_run`, with ``"scale"``: the scale of the result.
+    """
     from lrlab import results
 
     exp = get(name)
-    runner = _runner(exp)
+    check_scale(scale)
+    if scale == "paper":
+        record = stored(name, "paper", root=root)
+        if record is not None:
+            print(f"Loaded the stored paper-scale result of {name}.")
+            return {**record, "source": "stored", "scale": "paper"}
+        print(f"No stored paper-scale result of {name}: the CPU scale instead.")
+        return load_or_run(name, "cpu", root=root, **options)
+    runner = _runner(exp, "cpu")
     defaults = {
         "engine": "local",
         "device": None,
@@ -422,10 +519,12 @@ def load_or_run(name: str, scale: str = "cpu", *, root=None, **options) -> dict[
         "smoke": False,
         **options,
     }
-    return results.load_or_run(
-        result_name(name, scale),
-        exp.config(scale),
-        lambda config: runner(config, **defaults),
+    small = resolve(exp.chapter.small) if exp.chapter is not None else exp.config("cpu")
+    record = results.load_or_run(
+        result_name(name, "cpu"),
         exp.config("cpu"),
+        lambda config: runner(config, **defaults),
+        small,
         root=root,
     )
+    return {**record, "scale": "cpu"}
