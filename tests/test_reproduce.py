@@ -14,10 +14,19 @@ from lrlab import data, reproduce, results, sweep
 
 BUILT_HERE = ["seong-peak", "sgdr", "clr", "range-test-resnet18"]
 ELSEWHERE = {
-    "snapshot-ensembles": "lrlab.ensembles",
     "network-stability": "lrlab.stability:StabilityTracker",
-    "edge-of-stability": "lrlab.curvature:SharpnessTracker",
 }
+#: The results file each chapter loads, and the configuration it loads it with: the CPU
+#: scale of these entries must be exactly that experiment.
+CHAPTERS = {
+    "snapshot-ensembles": ("restarts_snapshots_mnist1d", "lrlab.restarts", "CONFIGS"),
+    "sgdr": ("restarts_sgdr_mnist1d", "lrlab.restarts", "CONFIGS"),
+    "clr": ("restarts_clr_mnist1d", "lrlab.restarts", "CONFIGS"),
+    "edge-of-stability": ("edge_of_stability", "lrlab.edge", "EDGE_OF_STABILITY"),
+    "catapult": ("relu_catapult", "lrlab.catapult", "RELU_CATAPULT"),
+}
+#: Entries whose paper scale runs the chapter's experiment function too.
+CHAPTER_PAPER = ["snapshot-ensembles", "edge-of-stability", "catapult"]
 
 
 @pytest.fixture
@@ -30,11 +39,14 @@ def cifar(tmp_path, monkeypatch):
 
 
 def test_registry_holds_the_books_experiments_at_both_scales():
-    assert set(reproduce.names()) == set(BUILT_HERE) | set(ELSEWHERE)
+    assert set(reproduce.names()) == set(BUILT_HERE) | set(ELSEWHERE) | set(CHAPTERS)
     for name in reproduce.names():
         exp = reproduce.get(name)
         assert exp.config("cpu") != exp.config("paper")
-        assert exp.runs("cpu") >= 1 and exp.work("paper") > exp.work("cpu")
+        if exp.chapter is None:
+            assert exp.runs("cpu") >= 1 and exp.work("paper") > exp.work("cpu")
+        else:
+            assert exp.runs("cpu") is exp.work("cpu") is None
         assert exp.needs == ELSEWHERE.get(name)
     with pytest.raises(ValueError, match="experiment must be one of"):
         reproduce.get("seong")
@@ -42,13 +54,41 @@ def test_registry_holds_the_books_experiments_at_both_scales():
         reproduce.get("sgdr").config("gpu")
 
 
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_cpu_scale_is_the_experiment_whose_stored_result_the_chapter_loads(name):
+    """One CPU-scale result per experiment: the entry names the chapter's results file and
+    configuration, and that stored file (with provenance) is what reproduce loads."""
+    stem, module, attribute = CHAPTERS[name]
+    exp = reproduce.get(name)
+    assert reproduce.result_name(name, "cpu") == stem
+    chapter_configs = getattr(importlib.import_module(module), attribute)
+    wanted = chapter_configs[stem] if attribute == "CONFIGS" else chapter_configs
+    assert exp.config("cpu") == wanted
+    record = reproduce.stored(name, "cpu")
+    assert record is not None, f"the chapter's stored {stem}.json must match the entry"
+    assert record["provenance"]["git_commit"] and record["provenance"]["wall_time_s"] > 0
+    loaded = reproduce.load_or_run(name, "cpu", device="cpu")
+    assert loaded["source"] == "stored" and loaded["scale"] == "cpu"
+    # no second, differently configured CPU-scale file of the same experiment
+    assert not (results.results_root() / f"{name}_cpu.json").exists()
+
+
+def test_paper_scale_falls_back_to_the_cpu_scale_and_says_so(tmp_path, capsys):
+    record = reproduce.load_or_run("catapult", "paper")
+    assert record["scale"] == "cpu" and record["source"] == "stored"
+    assert "No stored paper-scale result of catapult" in capsys.readouterr().out
+
+
 def test_cpu_scale_runs_on_the_built_in_data_and_paper_scale_on_cifar():
     for name in BUILT_HERE:
         exp = reproduce.get(name)
         cpu, paper = exp.config("cpu"), exp.config("paper")
         if exp.kind == "sweep":
-            assert {c["data"] for c in sweep.expand(cpu["grid"])} <= {"digits", "mnist1d"}
             assert {c["data"] for c in sweep.expand(paper["grid"])} <= {"cifar10", "cifar100"}
+            if exp.chapter is not None:
+                assert cpu["dataset"] == "mnist1d" and len(cpu["seeds"]) >= 3
+                continue
+            assert {c["data"] for c in sweep.expand(cpu["grid"])} <= {"digits", "mnist1d"}
             # every comparison has at least three seeds at the CPU scale
             assert len({c["seed"] for c in sweep.expand(cpu["grid"])}) >= 3
         else:
@@ -90,6 +130,36 @@ def test_paper_scale_runs_end_to_end_on_the_cifar_format_and_stores_nothing(name
             c["model"] for c in sweep.expand(reproduce.get(name).config("paper")["grid"])
         }
         assert models_run == paper_models
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_a_chapter_entry_smoke_runs_its_chapters_function_and_stores_nothing(name, tmp_path):
+    out = reproduce.run(name, "cpu", root=tmp_path / "results", smoke=True, progress=False)
+    assert out["smoke"] is True and out["result"]
+    assert not (tmp_path / "results").exists()
+    with pytest.raises(ValueError, match="engine 'local'"):
+        reproduce.run(name, "cpu", engine="ray", root=tmp_path, smoke=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTER_PAPER)
+def test_chapter_paper_scale_runs_end_to_end_on_the_cifar_format(name, tmp_path, monkeypatch):
+    """The chapter modules read data from ./data/cache: serve CIFAR-10 there."""
+    archive = write_archive(tmp_path / "archives", "cifar10", n_train=40, n_test=20)
+    monkeypatch.setitem(data.SOURCES, "cifar10", archive.source)
+    monkeypatch.chdir(tmp_path)
+    out = reproduce.run(name, "paper", root=tmp_path / "results", smoke=True)
+    assert out["smoke"] is True and out["config"]["seeds"] == [0]
+    assert (tmp_path / "data" / "cache" / "cifar10.pt").is_file()
+    assert not (tmp_path / "results").exists()
+    with pytest.raises(ValueError, match="data_root must be 'data/cache'"):
+        reproduce.run(name, "paper", data_root=tmp_path, smoke=True)
+
+
+def test_resolve_reads_module_references_and_refuses_others():
+    assert reproduce.resolve("lrlab.edge:EDGE_OF_STABILITY")["seeds"] == [0, 1, 2]
+    with pytest.raises(ValueError, match="reference must read"):
+        reproduce.resolve("lrlab.edge.EDGE_OF_STABILITY")
 
 
 @pytest.mark.parametrize("name", sorted(ELSEWHERE))

@@ -186,7 +186,7 @@ def smoke_config(name: str, scale: str) -> dict[str, Any]:
     Examples
     --------
     >>> smoke_config("sgdr", "cpu")["range_test"]["num_iter"]
-    20
+    30
     """
     exp = get(name)
     config = exp.config(scale)

@@ -160,7 +160,11 @@ def check_scale(scale: str) -> None:
 
 _MNIST1D = {"data": "mnist1d", "model": "cnn1d", "batch_size": 128, "seed": [0, 1, 2]}
 # A smoke run of lrlab.restarts's experiments: one seed, one epoch, a short range test.
-_RESTARTS_SMOKE = {"epochs": 1, "seeds": [0], "range_test": {"num_iter": 20}}
+_RESTARTS_SMOKE = {
+    "epochs": 1,
+    "seeds": [0],
+    "range_test": {"start_lr": 0.01, "num_iter": 30, "drop": 1e-6},
+}
 _CPU_RATES = [0.05, 0.2]
 
 
@@ -372,7 +376,16 @@ _SNAPSHOTS = Experiment(
         small="lrlab.restarts:CPU_CONFIGS[restarts_snapshots_mnist1d]",
         smoke={
             "cpu": {**_RESTARTS_SMOKE, "independent_models": 1},
-            "paper": {**_RESTARTS_SMOKE, "independent_models": 1, "batch_size": 10, "cycles": 2},
+            # Full batch on the synthetic archive's 40 images, so that the range test's
+            # loss falls; 4 steps, so that step decay has two milestones.
+            "paper": {
+                **_RESTARTS_SMOKE,
+                "independent_models": 1,
+                "batch_size": 40,
+                "epochs": 4,
+                "cycles": 2,
+                "range_test": {**_RESTARTS_SMOKE["range_test"], "num_iter": 8},
+            },
         },
     ),
     configs={
