@@ -1,29 +1,42 @@
 # The README's two commands:
 #   make book   set up .venv and build the book into _build/html (warnings are errors)
-#   make test   set up .venv with the test tools, then lint, unit tests, notebooks, book build
+#   make test   set up .venv with the test tools, then lint, unit tests, notebooks (and their
+#               student copies), book build
+# For maintainers:
+#   make lock          re-pin requirements/lock.txt from pyproject.toml (after changing a dependency)
+#   make student-book  a second HTML book from the student notebooks, into _build/student-html
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Every install goes through the lock: the versions CI tested (see requirements/lock.py).
+LOCK   := requirements/lock.txt
+# Student copies of the chapters, with the book's other pages: a book of its own.
+STUDENT := _build/student
 
-.PHONY: book test lint unit notebooks build-book clean
+.PHONY: book test lint unit notebooks student-sources student-notebooks build-book student-book \
+        lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install --upgrade -c $(LOCK) pip
 
-# Stamp files: reinstall only when pyproject.toml changes.
-$(VENV)/.book-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e ".[book]"
+# Stamp files: reinstall only when pyproject.toml or the lock changes.
+$(VENV)/.book-installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -c $(LOCK) -e ".[book]"
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e ".[book,test]"
+$(VENV)/.test-installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -c $(LOCK) -e ".[book,test]"
 	touch $@ $(VENV)/.book-installed
 
 book: $(VENV)/.book-installed build-book
 
-test: $(VENV)/.test-installed lint unit notebooks build-book
+test: $(VENV)/.test-installed lint unit notebooks student-notebooks build-book
+
+lock:
+	$(PYTHON) requirements/lock.py > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
 
 lint:
 	$(BIN)/ruff check .
@@ -37,10 +50,29 @@ unit:
 notebooks:
 	$(BIN)/python -m pytest -q --nbval-lax book/
 
+# The book's sources with every chapter replaced by its student copy (solutions removed).
+student-sources:
+	rm -rf $(STUDENT)
+	mkdir -p $(STUDENT)
+	cp -r _toc.yml book $(STUDENT)/
+	sed 's/^title: .*/& (student edition)/' _config.yml > $(STUDENT)/_config.yml
+	$(BIN)/lrlab student book/*.ipynb --out $(STUDENT)/book
+
+# The student copies must run top to bottom as well.
+student-notebooks: student-sources
+	$(BIN)/python -m pytest -q --nbval-lax $(STUDENT)/book/
+
 build-book:
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --all
 	$(BIN)/python tests/check_built_book.py _build/html
+
+# For instructors: the same book without the solutions (a working `hide_solutions`).
+student-book: $(VENV)/.book-installed student-sources
+	rm -rf _build/student-html $(STUDENT)/_build
+	$(BIN)/jupyter-book build $(STUDENT) --warningiserror --keep-going --all
+	mv $(STUDENT)/_build/html _build/student-html
+	$(BIN)/python tests/check_built_book.py _build/student-html
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

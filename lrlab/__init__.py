@@ -36,6 +36,8 @@ _SUBMODULES = (
     "scale",
     "schedules",
     "speed",
+    "stability",
+    "stability_experiments",
     "step",
     "sweep",
     "train",

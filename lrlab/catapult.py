@@ -216,8 +216,9 @@ class TwoLayerReLU(nn.Module):
         return features @ self.readout.T / self.width**0.5
 
 
-#: The configuration of the book's ReLU phase diagram, stored as ``data/results/relu_catapult.json``
-#: (a few minutes on one CPU core; see :func:`relu_catapult`).
+#: The configuration of the book's ReLU phase diagram, stored as
+#: ``lrlab/results_data/relu_catapult.json`` (a few minutes on one CPU core; see
+#: :func:`relu_catapult`).
 RELU_CATAPULT = {
     "data": "digits",
     "classes": [0, 1],

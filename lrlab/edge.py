@@ -205,7 +205,7 @@ def run(config: dict | None = None, data=None) -> dict:
     }
 
 
-#: The chapter's runs, stored as ``data/results/edge_of_stability.json``: full-batch GD at a
+#: The chapter's runs, stored as ``lrlab/results_data/edge_of_stability.json``: full-batch GD at a
 #: small and at three larger rates, heavy-ball momentum, minibatch SGD, a large rate with
 #: and without warm-up, and a linear ramp of the rate (a full-batch range test).
 EDGE_OF_STABILITY = {

@@ -14,7 +14,7 @@ book with :func:`lrlab.results.load_or_run`:
 - :func:`snapshot_experiment`: snapshot ensembles (Huang et al. 2017) against one model
   trained with the same budget and against ensembles of independently trained models.
 
-:data:`CONFIGS` holds the configurations stored in ``data/results``, :data:`CPU_CONFIGS`
+:data:`CONFIGS` holds the configurations stored in ``lrlab/results_data``, :data:`CPU_CONFIGS`
 much smaller variants that a page runs when no stored result matches.
 
 >>> sorted(CONFIGS) == sorted(CPU_CONFIGS) == sorted(EXPERIMENTS)

@@ -1,7 +1,7 @@
 """Results files with provenance, and ``load_or_run`` for experiments too long for the book.
 
 A long experiment (hundreds of CIFAR epochs on a GPU) is run once, by hand, and its
-outcome stored as ``data/results/<name>.json`` together with how it was produced::
+outcome stored as ``<name>.json`` together with how it was produced::
 
     {"name": ..., "config": {...}, "result": {...}, "result_type": "History" or "json",
      "provenance": {"command", "git_commit", "git_dirty", "lrlab_version", "torch_version",
@@ -10,9 +10,10 @@ outcome stored as ``data/results/<name>.json`` together with how it was produced
 A chapter then calls :func:`load_or_run`: it shows the stored result when one exists for
 exactly the chapter's configuration, and otherwise runs a CPU-sized variant and says so.
 
-The results folder is, in order of precedence, the ``root`` argument, the environment
-variable ``LRLAB_RESULTS``, or ``data/results`` of the source checkout lrlab is installed
-from (``./data/results`` when lrlab is not installed from a checkout).
+Stored results live inside the package, in ``lrlab/results_data/``, and are shipped in its
+wheel: a clone and an installed ``lrlab`` (``pip install``, Colab) read the same folder, in
+the same place relative to this module. The folder is, in order of precedence, the
+``root`` argument, the environment variable ``LRLAB_RESULTS``, or that package folder.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lrlab.history import History
 
 __all__ = [
     "atomic_write",
+    "available",
     "device_name",
     "load",
     "load_or_run",
@@ -48,21 +50,51 @@ ROOT_ENV = "LRLAB_RESULTS"
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
+#: The stored results shipped with the package (package data, included in the wheel).
+PACKAGE_RESULTS = Path(__file__).resolve().parent / "results_data"
+
 
 def results_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder results files live in (see the module docstring for the order).
+    """The folder results files live in: ``root``, else ``$LRLAB_RESULTS``, else the package's.
 
     Examples
     --------
     >>> results_root("/tmp/some-results").as_posix()
     '/tmp/some-results'
+    >>> import os
+    >>> results_root() == PACKAGE_RESULTS or bool(os.environ.get(ROOT_ENV))
+    True
     """
     if root is not None:
         return Path(root)
     if os.environ.get(ROOT_ENV):
         return Path(os.environ[ROOT_ENV])
-    checkout = _SOURCE_ROOT / "data" / "results"
-    return checkout if checkout.is_dir() else Path("data") / "results"
+    return PACKAGE_RESULTS
+
+
+def available(root: str | os.PathLike | None = None) -> list[str]:
+    """The names of the stored results in the results folder, sorted.
+
+    Parameters
+    ----------
+    root : path, optional
+        Results folder (see :func:`results_root`).
+
+    Returns
+    -------
+    list of str
+        File stems of the ``.json`` files there; empty if there are none (or no folder).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> path = save("demo", {"acc": 0.9}, {"lr": 0.1}, device="cpu", root=root)
+    >>> available(root)
+    ['demo']
+    """
+    folder = results_root(root)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
 
 def _git(*args: str) -> str | None:
@@ -126,7 +158,7 @@ def provenance(
         "device": device if device is not None else lrlab.device_name(),
         "seed": seed,
         "wall_time_s": wall_time_s,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -227,11 +259,20 @@ def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
     Raises
     ------
     FileNotFoundError
-        Naming the path looked at.
+        Naming the folder looked in and the results that are there.
     """
     path = _path(name, root)
     if not path.is_file():
-        raise FileNotFoundError(f"no results file {path} (save one with lrlab.results.save)")
+        import lrlab
+
+        there = available(root)
+        listed = ", ".join(there) if there else "none"
+        raise FileNotFoundError(
+            f"no stored result {name!r} in {path.parent} (lrlab {lrlab.__version__}; stored "
+            f"results there: {listed}). Results of long runs are stored with "
+            f"lrlab.results.save (or `lrlab lr-find --out`) and shipped inside the package; "
+            f"a newer lrlab may have this one, or set {ROOT_ENV} to a folder that has it."
+        )
     record = json.loads(path.read_text(encoding="utf-8"))
     if record.get("result_type") == "History":
         record["result"] = History.from_dict(record["result"])

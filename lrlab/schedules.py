@@ -8,10 +8,13 @@ the tests check this against PyTorch itself.
 
 >>> from lrlab import schedules
 >>> s = schedules.step_decay(0.1, step_size=30)
->>> float(s(0)), float(s(30))
-(0.1, 0.010000000000000002)
+>>> s(0), round(s(30), 12)
+(0.1, 0.01)
 >>> s(np.arange(3)).tolist()
 [0.1, 0.1, 0.1]
+
+A call with one step runs exactly the array code (on a one-element array), so ``s(t)``
+and ``s(np.array([t]))[0]`` are the same number on every NumPy build and CPU.
 
 :func:`to_torch` turns any schedule into a ``torch.optim.lr_scheduler.LRScheduler``.
 """
@@ -54,7 +57,11 @@ class Schedule:
 
     Built by the factories of this module; you rarely make one directly. Calling it
     with an ``int`` returns a ``float``; with an integer array, a float64 array of the
-    same shape.
+    same shape. Both go through one arithmetic path: ``fn`` always receives an array
+    with at least one dimension, a single step being a one-element array. (NumPy's
+    arithmetic on scalars is separate code from its vectorised loops, and the two can
+    round ``**``, ``exp`` or ``cos`` differently in the last bit, depending on the NumPy
+    build and the CPU.)
 
     Parameters
     ----------
@@ -63,7 +70,7 @@ class Schedule:
     params : dict
         The factory's arguments, for ``repr`` and provenance.
     fn : callable
-        Maps a float64 array of non-negative steps to learning rates.
+        Maps a float64 array (1-D or more) of non-negative steps to learning rates.
     """
 
     def __init__(self, name: str, params: dict[str, Any], fn: Callable[[np.ndarray], np.ndarray]):
@@ -77,9 +84,9 @@ class Schedule:
             raise TypeError(f"step must be an int or an integer array, got {t.dtype} ({step!r})")
         if t.size and t.min() < 0:
             raise ValueError(f"step must be >= 0, got {int(t.min())}")
-        lr = np.asarray(self._fn(t.astype(np.float64)), dtype=np.float64)
-        lr = np.broadcast_to(lr, t.shape)
-        return float(lr) if lr.ndim == 0 else lr.copy()
+        steps = np.atleast_1d(t).astype(np.float64)
+        lr = np.broadcast_to(np.asarray(self._fn(steps), dtype=np.float64), steps.shape)
+        return float(lr[0]) if t.ndim == 0 else lr.reshape(t.shape).copy()
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -42,7 +42,7 @@ def test_docstring_examples_run(module):
 
 
 def test_gd_quadratic_equals_closed_form_per_direction():
-    """Seong et al. (2018), eq. 12: w_t = (1 − γh)^t w_0 in every eigendirection."""
+    """Seong et al. (2018), eq. 11: w_t = (1 − γh)^t w_0 in every eigendirection."""
     h = np.array([0.5, 3.0, 9.0])
     lrs = np.array([0.05, 0.2, 0.23])
     w0 = np.array([1.0, -2.0, 0.5])
@@ -159,6 +159,25 @@ def test_contraction_below_one_exactly_inside_bound(h, fraction, momentum, neste
     inside = dynamics.contraction_factor(fraction * bound, h, momentum, nesterov)
     outside = dynamics.contraction_factor(bound / fraction, h, momentum, nesterov)
     assert inside < 1.0 < outside
+
+
+@pytest.mark.parametrize(("momentum", "nesterov"), MOMENTA)
+def test_contraction_factor_of_scalars_is_the_array_computation(momentum, nesterov):
+    """A scalar call runs the array code on one element and returns a Python float.
+
+    On today's main it returned a NumPy scalar computed by NumPy's scalar arithmetic, a
+    second code path whose last bit can differ from the vectorised one (complex ``abs``,
+    ``sqrt``) on another NumPy build or CPU.
+    """
+    lrs = np.geomspace(0.01, 3.0, 25)
+    for lr in lrs:
+        value = dynamics.contraction_factor(lr, 2.0, momentum, nesterov)
+        assert type(value) is float
+        assert value == dynamics.contraction_factor([lr], 2.0, momentum, nesterov)[0]
+    assert dynamics.contraction_factor(lrs[:, None], [1.0, 2.0], momentum, nesterov).shape == (
+        25,
+        2,
+    )
 
 
 @settings(max_examples=40, deadline=None)

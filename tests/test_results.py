@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,38 @@ def test_results_root_comes_from_argument_then_environment(tmp_path, monkeypatch
     results.save("x", {}, {})
     assert (tmp_path / "env" / "x.json").is_file()
     monkeypatch.delenv(results.ROOT_ENV)
-    assert results.results_root().parts[-2:] == ("data", "results")
+    assert results.results_root() == results.PACKAGE_RESULTS
+
+
+def test_stored_results_live_inside_the_package_and_ship_in_the_wheel():
+    """The failure: results in data/results/, outside the package, which a pip-installed
+    lrlab (Colab) never has. The folder is the package's own, the same from a clone and from
+    an installed wheel, and pyproject ships its JSON files as package data."""
+    package = Path(lrlab.__file__).resolve().parent
+    assert results.PACKAGE_RESULTS == package / "results_data"
+    assert results.PACKAGE_RESULTS.is_dir()
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    assert "results_data/*.json" in pyproject["tool"]["setuptools"]["package-data"]["lrlab"]
+    assert not (package.parent / "data" / "results").exists()  # one place only
+
+
+def test_available_lists_the_stored_results(tmp_path):
+    assert results.available(tmp_path / "absent") == []
+    results.save("b_run", {"x": 1}, {}, root=tmp_path)
+    results.save("a_run", {"x": 2}, {}, root=tmp_path)
+    (tmp_path / "notes.txt").write_text("not a result")
+    assert results.available(tmp_path) == ["a_run", "b_run"]
+    assert set(results.available()) == {p.stem for p in results.PACKAGE_RESULTS.glob("*.json")}
+
+
+def test_a_missing_result_is_reported_clearly(tmp_path):
+    results.save("present", {"x": 1}, {}, root=tmp_path)
+    with pytest.raises(FileNotFoundError) as error:
+        results.load("absent", root=tmp_path)
+    message = str(error.value)
+    assert "no stored result 'absent'" in message and str(tmp_path) in message
+    assert "stored results there: present" in message and lrlab.__version__ in message
+    assert results.ROOT_ENV in message
 
 
 def test_load_or_run_uses_the_stored_result_for_the_same_config(tmp_path, capsys):
@@ -119,7 +151,16 @@ def test_load_or_run_runs_the_cpu_config_when_nothing_matches(tmp_path, capsys):
 def test_bad_names_and_missing_files_are_reported(tmp_path):
     with pytest.raises(ValueError, match="name must be a plain file stem"):
         results.save("../escape", {}, {}, root=tmp_path)
-    with pytest.raises(FileNotFoundError, match="no results file"):
+    with pytest.raises(FileNotFoundError, match="no stored result 'absent'"):
         results.load("absent", root=tmp_path)
     with pytest.raises(TypeError, match="config must be a mapping"):
         results.load_or_run("x", [1], lambda c: c, {}, root=tmp_path)
+
+
+def test_the_readme_says_whether_any_result_is_stored():
+    """README.md once promised stored results that did not exist; it now says what is true,
+    and this keeps it true when the first result lands (then change its words)."""
+    readme = (Path(lrlab.__file__).resolve().parents[1] / "README.md").read_text()
+    says_none = "None is stored yet" in readme and "empty so far" in readme
+    assert says_none == (results.available(results.PACKAGE_RESULTS) == [])
+    assert "data/results" not in readme

@@ -10,6 +10,7 @@ larger root of x^2 - (1 + gamma - lambda eta) x + gamma = 0.
 from __future__ import annotations
 
 import doctest
+import inspect
 import math
 
 import numpy as np
@@ -103,6 +104,23 @@ def test_explr_schedule_is_lr_times_alpha_to_the_minus_2t_minus_1():
     t = np.arange(3000)
     np.testing.assert_allclose(s(t), 0.1 * alpha ** (-2.0 * t - 1), rtol=1e-12)
     assert isinstance(s(7), float) and s(7) == pytest.approx(0.1 * alpha**-15, rel=1e-14)
+
+
+def test_explr_schedules_are_schedules_with_one_arithmetic_path():
+    """ExpLR, exact and TEXP schedules are ``lrlab.schedules.Schedule`` objects, so a scalar
+    step is computed by the array code (on main they were closures that computed a scalar
+    step with NumPy's scalar arithmetic, a second path whose last bit can differ)."""
+    base = schedules.step_decay(0.1, step_size=50)
+    made = [
+        scale.explr_schedule(0.1, 5e-3, 0.9),
+        scale.explr_from_schedule(base, 5e-3, 0.9, 200),
+        scale.texp(base, 5e-3, 0.9, 200),
+    ]
+    for s in made:
+        assert isinstance(s, schedules.Schedule)
+        for t in (0, 1, 49, 50, 199):
+            assert type(s(t)) is float and s(t) == s(np.array([t]))[0]
+    assert repr(made[0]) == "explr(lr=0.1, weight_decay=0.005, momentum=0.9)"
 
 
 @pytest.mark.parametrize("bad", [-1, np.array([0, -2])])
@@ -229,17 +247,38 @@ def test_scale_invariant_builders_are_registered():
     assert {"scale_invariant_mlp", "scale_invariant_cnn"} <= set(models.names())
 
 
-@pytest.mark.parametrize(
-    ("name", "trained", "fixed"),
-    [("scale_invariant_mlp", 8_192, 640), ("scale_invariant_cnn", 23_184, 640)],
-)
-def test_parameter_counts_are_documented(name, trained, fixed):
-    model = models.build(name, 10, (1, 8, 8))
+def _closed_form_counts(name: str, widths, num_classes: int, input_shape) -> tuple[int, int]:
+    """The builders' documented parameter counts: bias-free layers, a fixed read-out.
+
+    MLP: ``d*w_1 + w_1*w_2 + ... + w_{k-1}*w_k`` trained (``d = prod(input_shape)``);
+    CNN: ``9*(c*w_1 + w_1*w_2 + ...)`` trained (3x3 kernels, ``c`` input channels); both
+    ``w_k * num_classes`` fixed.
+    """
+    first = math.prod(input_shape) if name == "scale_invariant_mlp" else input_shape[0]
+    sizes = [first, *widths]
+    per_weight = 1 if name == "scale_invariant_mlp" else 9
+    trained = per_weight * sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+    return trained, widths[-1] * num_classes
+
+
+@pytest.mark.parametrize("name", ["scale_invariant_mlp", "scale_invariant_cnn"])
+@pytest.mark.parametrize("widths", [None, (5, 7), (3, 4, 6)])
+def test_parameter_counts_follow_the_closed_form(name, widths):
+    builder = scale_invariant.BUILDERS[name]
+    options = {} if widths is None else {"widths": widths}
+    widths = widths or inspect.signature(builder).parameters["widths"].default
+    model = models.build(name, 10, (1, 8, 8), **options)
     n_trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_fixed = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    assert (n_trained, n_fixed) == (trained, fixed)
-    doc = scale_invariant.BUILDERS[name].__doc__
-    assert f"{trained:,} trained and {fixed:,} fixed" in doc
+    assert (n_trained, n_fixed) == _closed_form_counts(name, widths, 10, (1, 8, 8))
+
+
+@pytest.mark.parametrize("name", ["scale_invariant_mlp", "scale_invariant_cnn"])
+def test_parameter_counts_in_the_docstrings_are_the_closed_form(name):
+    builder = scale_invariant.BUILDERS[name]
+    widths = inspect.signature(builder).parameters["widths"].default
+    trained, fixed = _closed_form_counts(name, widths, 10, (1, 8, 8))
+    assert f"{trained:,} trained and {fixed:,} fixed" in builder.__doc__
 
 
 @pytest.mark.parametrize("name", ["scale_invariant_mlp", "scale_invariant_cnn"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 
 import numpy as np
 import pytest
@@ -104,11 +103,10 @@ def test_bf16_autocast_and_channels_last_paths_train(digits):
     assert all(math.isfinite(v) for v in history.loss)
 
 
-def test_mlp_on_digits_reaches_95_percent_in_seconds(digits):
-    start = time.perf_counter()
+def test_mlp_on_digits_reaches_95_percent_in_8_epochs(digits):
+    # How fast this runs is measured by `lrlab bench train` (benchmarks/train.py), not here.
     history = train.fit(mlp(digits), digits, 0.05, epochs=8, batch_size=64, progress=False)
     assert history.test_acc[-1] >= 0.95
-    assert time.perf_counter() - start < 30  # about 2 s on an idle 2-core CPU
     assert history.epochs == 8 and history.steps == 8 * digits.num_batches("train", 64)
     assert history.config["precision"] == "fp32" and history.device == "cpu"
 
@@ -118,7 +116,8 @@ def test_history_lr_is_the_schedule_at_every_step(digits):
     schedule = schedules.cosine(0.1, total_steps=3 * spe)
     history = train.fit(mlp(digits), digits, schedule, epochs=3, batch_size=100, progress=False)
     assert history.steps == 3 * spe == 42
-    np.testing.assert_array_equal(history.lr, schedule(np.arange(history.steps)))
+    # fit calls schedule(step) with an int; compare with the same calls (one code path).
+    assert list(history.lr) == [schedule(t) for t in range(history.steps)]
 
 
 def test_fit_equals_a_plain_torch_loop_with_torchs_own_scheduler(digits):

@@ -18,9 +18,10 @@ def add_reproduce_command(subparsers) -> None:
         "reproduce",
         help="list or run the book's experiments (CPU scale or the papers' scale)",
         description="Run one of the book's experiments (lrlab.reproduce) and store its result "
-        "with provenance in the results folder (LRLAB_RESULTS, else data/results), where "
-        "the chapters find it. --scale cpu runs on MNIST-1D or the digits in minutes; "
-        "--scale paper runs the paper's CIFAR setting, for a GPU. --list describes them.",
+        "with provenance in the results folder (LRLAB_RESULTS, else the package folder "
+        "lrlab/results_data), where the chapters find it. --scale cpu runs on MNIST-1D or "
+        "the digits in minutes; --scale paper runs the paper's CIFAR setting, for a GPU. "
+        "--list describes them.",
         epilog="example: lrlab reproduce sgdr --scale cpu",
     )
     parser.add_argument("name", nargs="?", choices=names(), help="experiment to run")
@@ -51,7 +52,9 @@ def add_reproduce_command(subparsers) -> None:
         help="folder of cached sweep runs, for resuming (default: %(default)s)",
     )
     parser.add_argument(
-        "--results", default=None, help="results folder (default: LRLAB_RESULTS or data/results)"
+        "--results",
+        default=None,
+        help="results folder (default: LRLAB_RESULTS or lrlab/results_data)",
     )
     parser.add_argument(
         "--smoke",

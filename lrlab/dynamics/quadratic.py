@@ -125,13 +125,13 @@ def _characteristic(a, momentum: float, nesterov: bool):
     return 1.0 + momentum - a, momentum + 0.0 * a
 
 
-def contraction_factor(lr, h, momentum: float = 0.0, nesterov: bool = False) -> np.ndarray:
+def contraction_factor(lr, h, momentum: float = 0.0, nesterov: bool = False) -> float | np.ndarray:
     r"""Per-step contraction of GD along an eigendirection with curvature h.
 
     This is the spectral radius of the linear map that one step applies to that direction:
     :math:`|1 - \gamma h|` without momentum; with momentum, the largest root modulus of
     z² − Tz + D (see :func:`max_stable_lr` for T and D). GD converges along the direction
-    exactly when the factor is < 1 (Seong et al., UAI 2018, eq. 13 for μ = 0).
+    exactly when the factor is < 1 (Seong et al., UAI 2018, eq. 12 for μ = 0).
 
     Parameters
     ----------
@@ -146,13 +146,17 @@ def contraction_factor(lr, h, momentum: float = 0.0, nesterov: bool = False) -> 
 
     Returns
     -------
-    numpy.ndarray
-        The factor, with the broadcast shape of ``lr`` and ``h``.
+    float or numpy.ndarray
+        The factor, with the broadcast shape of ``lr`` and ``h``; a float when both are
+        scalars. A scalar call is computed as a one-element array, by the same NumPy loops
+        as an array call (NumPy's scalar arithmetic can differ from them in the last bit).
 
     Examples
     --------
     >>> contraction_factor([0.5, 1.5], 1.0).tolist()
     [0.5, 0.5]
+    >>> contraction_factor(0.5, 1.0)
+    0.5
     """
     gamma = np.asarray(lr, dtype=float)
     if not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
@@ -161,12 +165,16 @@ def contraction_factor(lr, h, momentum: float = 0.0, nesterov: bool = False) -> 
     if not np.all(np.isfinite(curvature)):
         raise ValueError(f"h must be finite, got {h!r}")
     momentum = _check_momentum(momentum, nesterov)
-    a = gamma * curvature
+    shape = np.broadcast_shapes(gamma.shape, curvature.shape)
+    # One arithmetic path for scalars and arrays: a scalar goes through as a 1-element array.
+    a = np.atleast_1d(gamma) * np.atleast_1d(curvature)
     if momentum == 0.0:
-        return np.abs(1.0 - a)
-    trace, det = _characteristic(a, momentum, nesterov)
-    root = np.sqrt(trace.astype(complex) ** 2 - 4.0 * det)
-    return np.maximum(np.abs(trace + root), np.abs(trace - root)) / 2.0
+        factor = np.abs(1.0 - a)
+    else:
+        trace, det = _characteristic(a, momentum, nesterov)
+        root = np.sqrt(trace.astype(complex) ** 2 - 4.0 * det)
+        factor = np.maximum(np.abs(trace + root), np.abs(trace - root)) / 2.0
+    return float(factor[0]) if shape == () else factor.reshape(shape)
 
 
 def max_stable_lr(h, momentum: float = 0.0, nesterov: bool = False) -> float:

@@ -1,0 +1,411 @@
+"""The network-stability chapter's experiments, run once and stored with provenance.
+
+:func:`run` trains, with :class:`lrlab.stability.StabilityTracker` attached, every run the
+chapter shows, for several seeds:
+
+- ``"schedules"``: constant rate, step decay (x0.1 at half and three quarters of the
+  run) and cosine annealing, on MNIST-1D with the 1-D CNN and on the digits with the MLP;
+- ``"batch_vs_rate"``: one MNIST-1D run at rate η and batch B, then three continuations
+  from the same weights: unchanged, rate η/f, batch f·B (the same SGD noise scale η/B as
+  the smaller rate, Smith et al. 2018);
+- ``"edge"``: full-batch gradient descent on the digits at several rates, with the
+  successive-gradient cosine every step and the sharpness (top Hessian eigenvalue of the
+  training loss) every few steps.
+
+``python -m lrlab.stability_experiments`` runs :data:`CONFIG` and saves the result as
+``network_stability`` with :func:`lrlab.results.save`; the chapter reads it with
+:func:`lrlab.results.load_or_run`, which runs the small :data:`CPU_CONFIG` instead when
+no stored result matches.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lrlab import curvature, data, models, results, schedules, stability, train
+
+__all__ = ["CONFIG", "CPU_CONFIG", "NAME", "main", "mean_between", "run", "seed_band"]
+
+#: Name of the results file.
+NAME = "network_stability"
+
+#: The stored configuration (several minutes on one CPU thread).
+CONFIG: dict[str, Any] = {
+    "seeds": [0, 1, 2],
+    "probe_size": 256,
+    "schedules": {
+        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 32, "batch_size": 128, "every": 8},
+        "digits": {"model": "mlp", "lr": 0.05, "epochs": 24, "batch_size": 64, "every": 6},
+    },
+    "batch_vs_rate": {
+        "data": "mnist1d",
+        "model": "cnn1d",
+        "lr": 0.05,
+        "batch_size": 32,
+        "factor": 4,
+        "epochs_before": 12,
+        "epochs_after": 12,
+        "every": 8,
+    },
+    "edge": {"hidden": [64, 64], "lrs": [0.2, 0.5, 1.0, 2.0], "steps": 400, "sharpness_every": 20},
+}
+
+#: A CPU-sized variant for when no stored result matches (seconds, one seed).
+CPU_CONFIG: dict[str, Any] = {
+    "seeds": [0],
+    "probe_size": 128,
+    "schedules": {
+        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 4, "batch_size": 128, "every": 8},
+        "digits": {"model": "mlp", "lr": 0.05, "epochs": 4, "batch_size": 64, "every": 6},
+    },
+    "batch_vs_rate": {
+        "data": "mnist1d",
+        "model": "cnn1d",
+        "lr": 0.05,
+        "batch_size": 32,
+        "factor": 4,
+        "epochs_before": 2,
+        "epochs_after": 2,
+        "every": 8,
+    },
+    "edge": {"hidden": [64, 64], "lrs": [0.5, 2.0], "steps": 100, "sharpness_every": 20},
+}
+
+KINDS = ("constant", "step", "cosine")
+
+
+def _schedule(kind: str, lr: float, total_steps: int):
+    if kind == "constant":
+        return schedules.constant(lr)
+    if kind == "step":
+        return schedules.multistep(lr, [total_steps // 2, 3 * total_steps // 4], gamma=0.1)
+    return schedules.cosine(lr, total_steps)
+
+
+def _round(value):
+    """Six significant digits (the metrics are not more precise, the file is smaller);
+    non-finite numbers (a run that diverged) become ``None``, JSON's null, read back as NaN."""
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_round(v) for v in value]
+    value = float(value)
+    return float(f"{value:.6g}") if np.isfinite(value) else None
+
+
+def _columns(history: train.History) -> dict[str, Any]:
+    """The tracker's series as columns, ``{metric: {"steps": [...], "values": ...}}``."""
+    out = {}
+    for metric in history.extras:
+        steps, values = stability.series(history, metric)
+        out[metric] = {"steps": steps.tolist(), "values": _round(values)}
+    return out
+
+
+def _summary(history: train.History) -> dict[str, Any]:
+    return {
+        "metrics": _columns(history),
+        "lr": _round(history.lr),
+        "test_acc": _round(history.test_acc),
+        "test_loss": _round(history.test_loss),
+        "steps_per_epoch": history.steps_per_epoch,
+    }
+
+
+def _probe(dataset, size: int):
+    x, y = dataset.tensors("train")
+    return x[:size], y[:size]
+
+
+def _build(dataset, name: str, seed: int, **options):
+    torch.manual_seed(seed)
+    return models.build(name, dataset.num_classes, dataset.input_shape, **options)
+
+
+def _schedule_runs(config, datasets) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, c in config["schedules"].items():
+        dataset = datasets[name]
+        total = c["epochs"] * dataset.num_batches("train", c["batch_size"])
+        px, py = _probe(dataset, config["probe_size"])
+        out[name] = {}
+        for kind in KINDS:
+            out[name][kind] = []
+            for seed in config["seeds"]:
+                net = _build(dataset, c["model"], seed)
+                tracker = stability.StabilityTracker(px, py, every=c["every"])
+                history = train.fit(
+                    net,
+                    dataset,
+                    _schedule(kind, c["lr"], total),
+                    c["epochs"],
+                    batch_size=c["batch_size"],
+                    seed=seed,
+                    progress=False,
+                    callbacks=[tracker],
+                )
+                out[name][kind].append(_summary(history))
+    return out
+
+
+def _batch_vs_rate(config, datasets) -> dict[str, Any]:
+    c = config["batch_vs_rate"]
+    dataset = datasets[c["data"]]
+    px, py = _probe(dataset, config["probe_size"])
+    lr, batch, f = c["lr"], c["batch_size"], c["factor"]
+    variants = {  # label: (rate, batch size) of the continuation
+        "unchanged": (lr, batch),
+        "smaller rate": (lr / f, batch),
+        "larger batch": (lr, batch * f),
+    }
+    out: dict[str, Any] = {"before": [], **{label: [] for label in variants}}
+    for seed in config["seeds"]:
+        net = _build(dataset, c["model"], seed)
+        tracker = stability.StabilityTracker(px, py, every=c["every"])
+        history = train.fit(
+            net,
+            dataset,
+            lr,
+            c["epochs_before"],
+            batch_size=batch,
+            seed=seed,
+            progress=False,
+            callbacks=[tracker],
+        )
+        out["before"].append(_summary(history))
+        for label, (rate, size) in variants.items():
+            copy_net = copy.deepcopy(net)
+            tracker = stability.StabilityTracker(px, py, every=c["every"])
+            history = train.fit(
+                copy_net,
+                dataset,
+                rate,
+                c["epochs_after"],
+                batch_size=size,
+                seed=1000 + seed,  # the same data order for every continuation
+                progress=False,
+                callbacks=[tracker],
+            )
+            out[label].append(_summary(history))
+    return out
+
+
+class _Sharpness:
+    """Top Hessian eigenvalue of the full training loss every ``every`` steps (Lanczos)."""
+
+    def __init__(self, x, y, every: int):
+        self.x, self.y, self.every = x, y, every
+
+    def wants(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def __call__(self, model, step, history):
+        if not self.wants(step):
+            return
+        params = [p for p in model.parameters() if p.requires_grad]
+        value, _ = curvature.top_eigenvalue(
+            lambda: F.cross_entropy(model(self.x), self.y), params, iters=40, tol=1e-3
+        )
+        history.record("sharpness", step, value)
+
+
+def _edge(config, datasets) -> dict[str, Any]:
+    c = config["edge"]
+    dataset = datasets["digits"]
+    x, y = dataset.tensors("train")
+    px, py = _probe(dataset, config["probe_size"])
+    full_batch = dataset.size("train")
+    out: dict[str, Any] = {}
+    for lr in c["lrs"]:
+        out[str(lr)] = []
+        for seed in config["seeds"]:
+            net = _build(dataset, "mlp", seed, hidden=tuple(c["hidden"]))
+            # one step per "epoch": the whole training set is one batch
+            history = train.fit(
+                net,
+                dataset,
+                lr,
+                c["steps"],
+                batch_size=full_batch,
+                momentum=0.0,
+                weight_decay=0.0,
+                seed=seed,
+                progress=False,
+                callbacks=[
+                    stability.StabilityTracker(px, py, every=1),
+                    _Sharpness(x, y, c["sharpness_every"]),
+                ],
+            )
+            summary = _summary(history)
+            summary["loss"] = _round(history.loss)
+            del summary["test_loss"]
+            out[str(lr)].append(summary)
+    return out
+
+
+def _load_datasets(config: dict[str, Any]) -> dict[str, data.Dataset]:
+    device = torch.device("cpu")  # small models: the CPU is fast and deterministic
+    names = {*config["schedules"], config["batch_vs_rate"]["data"], "digits"}
+    return {name: data.load(name, device=device) for name in sorted(names)}
+
+
+def _run_part(config: dict[str, Any], part: str, name: str | None = None):
+    """One experiment (``name``: one data set of the schedules), on one CPU thread."""
+    torch.set_num_threads(1)
+    datasets = _load_datasets(config)
+    if part == "schedules":
+        return _schedule_runs({**config, "schedules": {name: config["schedules"][name]}}, datasets)
+    return {"batch_vs_rate": _batch_vs_rate, "edge": _edge}[part](config, datasets)
+
+
+def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
+    """Run every experiment of ``config`` (:data:`CONFIG` or :data:`CPU_CONFIG`).
+
+    Parameters
+    ----------
+    config : dict
+    jobs : int
+        Processes to spread the experiments over (one per data set of the schedules,
+        one for ``batch_vs_rate``, one for ``edge``); each uses one thread. The results
+        do not depend on it.
+
+    Returns
+    -------
+    dict
+        ``{"schedules": {data: {kind: [run per seed]}}, "batch_vs_rate": {variant: [...]},
+        "edge": {str(lr): [...]}}``; each run is ``{"metrics": {metric: {"steps",
+        "values"}}, "lr", "test_acc", "test_loss", "steps_per_epoch"}`` (the edge runs
+        also ``"loss"``), the metrics as :class:`~lrlab.stability.StabilityTracker`
+        records them, plus ``"sharpness"`` in the edge runs. Non-finite numbers are
+        ``None``.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    parts = [("schedules", name) for name in config["schedules"]]
+    parts += [("batch_vs_rate", None), ("edge", None)]
+    if jobs == 1:
+        threads = torch.get_num_threads()
+        outputs = [_run_part(config, part, name) for part, name in parts]
+        torch.set_num_threads(threads)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(min(jobs, len(parts)), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_run_part, config, part, name) for part, name in parts]
+            outputs = [f.result() for f in futures]
+    result: dict[str, Any] = {"schedules": {}}
+    for (part, _), output in zip(parts, outputs, strict=True):
+        if part == "schedules":
+            result["schedules"].update(output)
+        else:
+            result[part] = output
+    return result
+
+
+def _values(run_record: dict, metric: str, layer: str | None):
+    column = run_record["metrics"][metric]
+    values = column["values"]
+    if isinstance(values, dict):
+        if layer not in values:
+            raise ValueError(f"layer must be one of {sorted(values)} for {metric}, got {layer!r}")
+        values = values[layer]
+    elif layer is not None:
+        raise ValueError(f"{metric} has one value per step: layer must be None, got {layer!r}")
+    return np.asarray(column["steps"]), np.asarray(values, dtype=float)
+
+
+def seed_band(runs: list[dict], metric: str, layer: str | None = None):
+    """Mean, minimum and maximum over seeds of a recorded metric, step by step.
+
+    Parameters
+    ----------
+    runs : list of dict
+        One run per seed as :func:`run` stores them (recorded at the same steps).
+    metric : str
+        A metric of :class:`~lrlab.stability.StabilityTracker` (or ``"sharpness"``).
+    layer : str, optional
+        The layer, for per-layer metrics.
+
+    Returns
+    -------
+    steps, mean, low, high : numpy.ndarray
+        Over the steps all runs recorded: a run that diverged and stopped early ends the
+        band at its last record. Non-finite values are left out of the statistics.
+
+    Examples
+    --------
+    >>> runs = [{"metrics": {"kl": {"steps": [5, 10], "values": [v, 2 * v]}}} for v in (1, 3)]
+    >>> [a.tolist() for a in seed_band(runs, "kl")]
+    [[5, 10], [2.0, 4.0], [1.0, 2.0], [3.0, 6.0]]
+    """
+    if not runs:
+        raise ValueError("runs must hold at least one run, got none")
+    columns = [_values(r, metric, layer) for r in runs]
+    length = min(len(s) for s, _ in columns)
+    steps = columns[0][0][:length]
+    if any(not np.array_equal(s[:length], steps) for s, _ in columns):
+        raise ValueError(f"runs must record {metric} at the same steps")
+    values = np.stack([v[:length] for _, v in columns])
+    finite = np.where(np.isfinite(values), values, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a step where every seed is NaN
+        return steps, np.nanmean(finite, 0), np.nanmin(finite, 0), np.nanmax(finite, 0)
+
+
+def mean_between(
+    run_record: dict, metric: str, start: int, stop: int, layer: str | None = None
+) -> float:
+    """Mean of a recorded metric over the records at steps ``start <= step < stop``.
+
+    The record at step ``t`` measures the update of step ``t``, so with a rate that drops
+    at step ``m``, ``mean_between(r, k, m - w, m)`` is the mean before the drop and
+    ``mean_between(r, k, m, m + w)`` after it.
+
+    Examples
+    --------
+    >>> r = {"metrics": {"kl": {"steps": [5, 10, 15], "values": [1.0, 2.0, 6.0]}}}
+    >>> mean_between(r, "kl", 6, 20)
+    4.0
+    """
+    steps, values = _values(run_record, metric, layer)
+    chosen = (steps >= start) & (steps < stop) & np.isfinite(values)
+    if not chosen.any():
+        raise ValueError(f"no finite record of {metric} at steps in [{start}, {stop})")
+    return float(values[chosen].mean())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run :data:`CONFIG` (one thread per process) and save it as ``network_stability``.
+
+    ``python -m lrlab.stability_experiments [--jobs N]``.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run and store the network-stability runs.")
+    parser.add_argument("--jobs", type=int, default=1, help="processes (up to 4 are used)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    result = run(CONFIG, jobs=args.jobs)
+    wall = time.perf_counter() - start
+    path = results.save(
+        NAME,
+        result,
+        CONFIG,
+        command=f"python -m lrlab.stability_experiments --jobs {args.jobs}",
+        device="cpu",
+        seed=CONFIG["seeds"][0],
+        wall_time_s=wall,
+    )
+    print(f"saved {path} after {wall:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
