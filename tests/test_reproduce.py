@@ -4,7 +4,7 @@ results are stored with provenance where lrlab.results.load_or_run finds them.""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 import numpy as np
 import pytest
@@ -13,9 +13,6 @@ from cifar_fixture import write_archive
 from lrlab import data, reproduce, results, sweep
 
 BUILT_HERE = ["seong-peak", "sgdr", "clr", "range-test-resnet18"]
-ELSEWHERE = {
-    "network-stability": "lrlab.stability:StabilityTracker",
-}
 #: The results file each chapter loads, and the configuration it loads it with: the CPU
 #: scale of these entries must be exactly that experiment.
 CHAPTERS = {
@@ -24,9 +21,10 @@ CHAPTERS = {
     "clr": ("restarts_clr_mnist1d", "lrlab.restarts", "CONFIGS"),
     "edge-of-stability": ("edge_of_stability", "lrlab.edge", "EDGE_OF_STABILITY"),
     "catapult": ("relu_catapult", "lrlab.catapult", "RELU_CATAPULT"),
+    "network-stability": ("network_stability", "lrlab.stability_experiments", "CONFIG"),
 }
 #: Entries whose paper scale runs the chapter's experiment function too.
-CHAPTER_PAPER = ["snapshot-ensembles", "edge-of-stability", "catapult"]
+CHAPTER_PAPER = ["snapshot-ensembles", "edge-of-stability", "catapult", "network-stability"]
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def cifar(tmp_path, monkeypatch):
 
 
 def test_registry_holds_the_books_experiments_at_both_scales():
-    assert set(reproduce.names()) == set(BUILT_HERE) | set(ELSEWHERE) | set(CHAPTERS)
+    assert set(reproduce.names()) == set(BUILT_HERE) | set(CHAPTERS)
     for name in reproduce.names():
         exp = reproduce.get(name)
         assert exp.config("cpu") != exp.config("paper")
@@ -47,7 +45,6 @@ def test_registry_holds_the_books_experiments_at_both_scales():
             assert exp.runs("cpu") >= 1 and exp.work("paper") > exp.work("cpu")
         else:
             assert exp.runs("cpu") is exp.work("cpu") is None
-        assert exp.needs == ELSEWHERE.get(name)
     with pytest.raises(ValueError, match="experiment must be one of"):
         reproduce.get("seong")
     with pytest.raises(ValueError, match="scale must be one of"):
@@ -160,18 +157,6 @@ def test_resolve_reads_module_references_and_refuses_others():
     assert reproduce.resolve("lrlab.edge:EDGE_OF_STABILITY")["seeds"] == [0, 1, 2]
     with pytest.raises(ValueError, match="reference must read"):
         reproduce.resolve("lrlab.edge.EDGE_OF_STABILITY")
-
-
-@pytest.mark.parametrize("name", sorted(ELSEWHERE))
-def test_entries_of_modules_not_here_yet_say_what_they_need(name, tmp_path):
-    module, _, attribute = ELSEWHERE[name].partition(":")
-    present = importlib.util.find_spec(module) is not None
-    if present and attribute:
-        present = hasattr(importlib.import_module(module), attribute)
-    if present:
-        pytest.skip(f"{ELSEWHERE[name]} exists: this entry is wired, not missing")
-    with pytest.raises(ModuleNotFoundError, match=f"{name}.*needs {ELSEWHERE[name]}"):
-        reproduce.run(name, "cpu", device="cpu", root=tmp_path, smoke=True)
 
 
 def test_a_stored_run_carries_provenance_and_is_found_by_load_or_run(tmp_path, monkeypatch):

@@ -3,30 +3,32 @@
 Every :class:`Experiment` has two configurations: ``"cpu"`` (MNIST-1D or the digits,
 minutes on two cores) and ``"paper"`` (CIFAR-10/100 with the paper's network, schedule
 and epochs, for a GPU). :func:`run` runs one and stores its result with provenance as
-``<results folder>/<name>_<scale>.json`` (:mod:`lrlab.results`), where a chapter finds it
-with :func:`load` or :func:`lrlab.results.load_or_run` (:func:`load_or_run` here passes
-the right file stem and configs). ``lrlab reproduce --list`` prints :func:`describe`;
+``<results folder>/<result_name(name, scale)>.json`` (:mod:`lrlab.results`), where a
+chapter finds it with :func:`load` or :func:`lrlab.results.load_or_run`
+(:func:`load_or_run` here passes the right file stem and configs).
+``lrlab reproduce --list`` prints :func:`describe`;
 ``lrlab reproduce NAME --scale cpu|paper [--engine ray]`` calls :func:`run`.
 
-Three kinds of experiment:
+One CPU-scale result per experiment: where a chapter runs an experiment itself (an entry
+with a :class:`Chapter`), the CPU scale *is* the chapter module's experiment function on the
+chapter's configuration, stored under the chapter's results name (:func:`result_name`), so
+``lrlab reproduce sgdr --scale cpu`` rewrites exactly the file ``book/restarts.ipynb``
+loads. The paper scale runs one of three ways (:attr:`Experiment.kind`):
 
 - ``"sweep"``: a grid of training runs (:mod:`lrlab.sweep`; any engine); the result holds
   every run's record and the per-(schedule, rate) summary over seeds;
 - ``"range_test"``: the LR range test over seeds (:func:`lrlab.lrfind.run_config`);
-- ``"tracked"``: training runs with a ``fit`` callback from another module that measures
-  something along the way (sharpness, network stability, snapshots); such an entry names
-  the module it needs and says so clearly when this lrlab does not have it yet.
+- ``"chapter"``: the chapter's experiment function on the paper's data and network.
 
 >>> "seong-peak" in names()
 True
->>> get("sgdr").config("cpu")["grid"]["data"]
-'mnist1d'
+>>> result_name("sgdr", "cpu"), get("sgdr").config("cpu")["dataset"]
+('restarts_sgdr_mnist1d', 'mnist1d')
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import os
 import time
@@ -104,8 +106,6 @@ def describe() -> str:
                 f"  {scale}: {exp.runs(scale)} runs on {data}, "
                 f"{exp.work(scale):,} training examples processed"
             )
-        if exp.needs:
-            lines.append(f"  needs {exp.needs}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -115,9 +115,7 @@ def _data_names(exp: Experiment, config: dict) -> str:
         from lrlab import sweep
 
         return "/".join(dict.fromkeys(c["data"] for c in sweep.expand(config["grid"])))
-    if exp.kind == "range_test":
-        return config["test"]["dataset"]
-    return config["data"]
+    return config["test"]["dataset"]
 
 
 def cost_note(name: str, images_per_s: float | None = None) -> str:
@@ -203,10 +201,8 @@ def smoke_config(name: str, scale: str) -> dict[str, Any]:
             key = (c["data"], c["model"], sweep.schedule_label(c))
             seen.setdefault(key, {**c, "batch_size": _SMOKE_BATCH})
         return {"grid": list(seen.values())}
-    if exp.kind == "range_test":
-        test = {**config["test"], "num_iter": _SMOKE_STEPS, "batch_size": _SMOKE_BATCH}
-        return {"test": test, "seeds": config["seeds"][:1]}
-    return {**config, "seeds": config["seeds"][:1], "lrs": config["lrs"][:1], "epochs": 1}
+    test = {**config["test"], "num_iter": _SMOKE_STEPS, "batch_size": _SMOKE_BATCH}
+    return {"test": test, "seeds": config["seeds"][:1]}
 
 
 def _run_sweep(config, *, engine, device, data_root, cache, progress, address, resources, smoke):
@@ -240,89 +236,6 @@ def _run_range_test(config, *, engine, device, data_root, smoke, **_):
     return {"runs": runs, "suggestions": suggestions}
 
 
-def _needed(exp: Experiment):
-    """The module (or class) a tracked experiment needs, or a clear error."""
-    module_name, _, attribute = exp.needs.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        module = None
-    found = module if not attribute else getattr(module, attribute, None)
-    if found is None:
-        raise ModuleNotFoundError(
-            f"experiment {exp.name!r} needs {exp.needs}, which this version of lrlab does "
-            f"not have yet (it comes with the chapter that builds it); update lrlab"
-        )
-    return found
-
-
-def _run_tracked(exp: Experiment, config, *, engine, device, data_root, smoke, **_):
-    """Training runs with a measuring callback from the module the experiment needs."""
-    needed = _needed(exp)
-    if engine != "local":
-        raise ValueError(f"{exp.name} runs in-process (engine 'local'), got engine={engine!r}")
-    if exp.name == "snapshot-ensembles":
-        raise NotImplementedError(
-            "snapshot-ensembles: lrlab.ensembles is present; its snapshot callback and "
-            "ensemble evaluation are wired into lrlab.reproduce when the two land together"
-        )
-    import torch
-
-    import lrlab
-    from lrlab import data as data_mod
-    from lrlab import models, sweep, train
-    from lrlab.sweep.engines import StopAfter
-
-    device = torch.device(device) if device is not None else lrlab.device()
-    full = data_mod.load(config["data"], root=data_root, device=device)
-    dataset = full
-    if config.get("subset"):
-        # A fixed subset without augmentation, as full-batch gradient descent wants.
-        x, y = full.raw("train")
-        n = config["subset"]
-        dataset = data_mod.Dataset(
-            f"{full.name}[:{n}]",
-            (x[:n], y[:n]),
-            full.raw("test"),
-            full.classes,
-            scale=full.scale,
-            augment_crop_flip=False,
-            device=device,
-        )
-    batch_size = config.get("batch_size") or dataset.size("train")
-    if smoke:
-        batch_size = min(batch_size, _SMOKE_BATCH)
-    inputs, targets = dataset.tensors("train" if config.get("subset") else "test")
-    probe = config.get("probe") or len(targets)
-    steps_per_epoch = dataset.num_batches("train", batch_size)
-    histories = []
-    for spec in config["schedules"]:
-        for lr in config["lrs"]:
-            for seed in config["seeds"]:
-                schedule = sweep.make_schedule(spec, lr, steps_per_epoch, config["epochs"])
-                torch.manual_seed(seed)
-                model = models.build(config["model"], dataset.num_classes, dataset.input_shape)
-                tracker = needed(inputs[:probe], targets[:probe], every=config["every"])
-                callbacks = [tracker] + ([StopAfter(_SMOKE_STEPS)] if smoke else [])
-                history = train.fit(
-                    model,
-                    dataset,
-                    schedule,
-                    config["epochs"],
-                    batch_size=batch_size,
-                    momentum=0.0 if config.get("subset") else 0.9,
-                    weight_decay=0.0 if config.get("subset") else 5e-4,
-                    seed=seed,
-                    progress=False,
-                    callbacks=callbacks,
-                )
-                label = spec if isinstance(spec, str) else spec.get("label", spec["name"])
-                histories.append(
-                    {"schedule": label, "lr": lr, "seed": seed, "history": history.to_dict()}
-                )
-    return {"runs": histories}
-
-
 def _run_chapter(exp: Experiment, config, *, engine, device, data_root, **_):
     """The chapter module's own experiment function, as the chapter ran it: in-process,
     on the CPU, one thread (its results do not depend on the machine's core count)."""
@@ -351,11 +264,7 @@ def _run_chapter(exp: Experiment, config, *, engine, device, data_root, **_):
 def _runner(exp: Experiment, scale: str) -> Callable[..., dict]:
     if exp.delegated(scale):
         return lambda config, **options: _run_chapter(exp, config, **options)
-    if exp.kind == "sweep":
-        return _run_sweep
-    if exp.kind == "range_test":
-        return _run_range_test
-    return lambda config, **options: _run_tracked(exp, config, **options)
+    return _run_sweep if exp.kind == "sweep" else _run_range_test
 
 
 def _devices(result: dict, fallback: str) -> str:

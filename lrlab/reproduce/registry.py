@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["REGISTRY", "SCALES", "TRAIN_EXAMPLES", "Chapter", "Experiment", "check_scale", "resolve"]
+__all__ = [
+    "REGISTRY",
+    "SCALES",
+    "TRAIN_EXAMPLES",
+    "Chapter",
+    "Experiment",
+    "check_scale",
+    "resolve",
+]
 
 SCALES = ("cpu", "paper")
 
@@ -28,7 +36,9 @@ def resolve(reference: str) -> Any:
     """
     found = re.fullmatch(r"([\w.]+):(\w+)(?:\[([\w.-]+)\])?", reference)
     if found is None:
-        raise ValueError(f"reference must read 'module:NAME' or 'module:NAME[key]', got {reference!r}")
+        raise ValueError(
+            f"reference must read 'module:NAME' or 'module:NAME[key]', got {reference!r}"
+        )
     module, attribute, key = found.groups()
     value = getattr(importlib.import_module(module), attribute)
     return value if key is None else value[key]
@@ -76,14 +86,12 @@ class Experiment:
         Key of the paper in the book's ``references.bib``.
     claim : str
         The paper's claim (and its numbers, where we quote them) in a few sentences.
-    kind : {"sweep", "range_test", "chapter", "tracked"}
+    kind : {"sweep", "range_test", "chapter"}
         How the paper scale runs (and the CPU scale, unless ``chapter`` is given):
         ``"chapter"`` runs the chapter's experiment function on ``configs["paper"]``.
     configs : dict
         ``{"cpu": config, "paper": config}``, JSON-plain; with ``chapter``, ``"cpu"`` is
         the chapter's own configuration and is not given here.
-    needs : str, optional
-        ``"module:attribute"`` of lrlab that a ``tracked`` entry requires.
     chapter : Chapter, optional
         The chapter module that runs the CPU scale (and the paper scale when ``kind`` is
         ``"chapter"``).
@@ -95,7 +103,6 @@ class Experiment:
     claim: str
     kind: str
     configs: Mapping[str, Mapping[str, Any]] = field(repr=False)
-    needs: str | None = None
     chapter: Chapter | None = None
 
     def delegated(self, scale: str) -> bool:
@@ -120,9 +127,7 @@ class Experiment:
             from lrlab import sweep
 
             return len(sweep.expand(config["grid"]))
-        if self.kind == "range_test":
-            return len(config["seeds"])
-        return len(config["schedules"]) * len(config["lrs"]) * len(config["seeds"])
+        return len(config["seeds"])  # a range test per seed
 
     def work(self, scale: str) -> int | None:
         """Training examples processed (passes × set size, summed over runs): with the
@@ -143,11 +148,8 @@ class Experiment:
             return sum(
                 c["epochs"] * TRAIN_EXAMPLES[c["data"]] for c in sweep.expand(config["grid"])
             )
-        if self.kind == "range_test":
-            test = config["test"]
-            return len(config["seeds"]) * test["num_iter"] * test["batch_size"]
-        size = config.get("subset") or TRAIN_EXAMPLES[config["data"]]
-        return self.runs(scale) * config["epochs"] * size
+        test = config["test"]  # a range test
+        return len(config["seeds"]) * test["num_iter"] * test["batch_size"]
 
 
 def check_scale(scale: str) -> None:
@@ -160,6 +162,17 @@ def check_scale(scale: str) -> None:
 
 _MNIST1D = {"data": "mnist1d", "model": "cnn1d", "batch_size": 128, "seed": [0, 1, 2]}
 # A smoke run of lrlab.restarts's experiments: one seed, one epoch, a short range test.
+# ... and of lrlab.stability_experiments's: one seed, one epoch of each part.
+_STABILITY_SMOKE = {
+    "seeds": [0],
+    "probe_size": 16,
+    "schedules": {
+        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 1, "batch_size": 512, "every": 4},
+        "digits": {"model": "mlp", "lr": 0.05, "epochs": 1, "batch_size": 512, "every": 1},
+    },
+    "batch_vs_rate": {"batch_size": 512, "factor": 2, "epochs_before": 1, "epochs_after": 1},
+    "edge": {"lrs": [0.5], "steps": 3, "sharpness_every": 3},
+}
 _RESTARTS_SMOKE = {
     "epochs": 1,
     "seeds": [0],
@@ -422,30 +435,60 @@ _STABILITY = Experiment(
         "activations and backward signals stop jumping between regimes; the source argues "
         "it with ResNet-18 on CIFAR-10 and gives no numbers."
     ),
-    kind="tracked",
-    needs="lrlab.stability:StabilityTracker",
-    configs={
-        "cpu": {
-            "data": "mnist1d",
-            "model": "cnn1d",
-            "epochs": 15,
-            "batch_size": 128,
-            "lrs": [0.1],
-            "schedules": ["constant", _step([8, 12]), "cosine"],
-            "seeds": [0, 1, 2],
-            "probe": 256,
-            "every": 10,
+    kind="chapter",
+    chapter=Chapter(
+        runner="lrlab.stability_experiments:run",
+        result="network_stability",
+        config="lrlab.stability_experiments:CONFIG",
+        small="lrlab.stability_experiments:CPU_CONFIG",
+        smoke={
+            "cpu": _STABILITY_SMOKE,
+            "paper": {
+                **_STABILITY_SMOKE,
+                "schedules": {
+                    "cifar10": {
+                        "model": "resnet18",
+                        "lr": 0.1,
+                        "epochs": 1,
+                        "batch_size": 10,  # 4 steps: two step-decay milestones
+                        "every": 1,
+                    }
+                },
+            },
         },
+    ),
+    configs={
+        # The chapter's experiment with ResNet-18 on CIFAR-10 in place of its two small
+        # data sets (100 epochs, batch 128); its batch-versus-rate and full-batch parts
+        # stay the chapter's.
         "paper": {
-            "data": "cifar10",
-            "model": "resnet18",
-            "epochs": 100,
-            "batch_size": 128,
-            "lrs": [0.1],
-            "schedules": ["constant", _step([50, 75]), "cosine"],
-            "seeds": [0],
-            "probe": 256,
-            "every": 50,
+            "seeds": [0, 1, 2],
+            "probe_size": 256,
+            "schedules": {
+                "cifar10": {
+                    "model": "resnet18",
+                    "lr": 0.1,
+                    "epochs": 100,
+                    "batch_size": 128,
+                    "every": 50,
+                }
+            },
+            "batch_vs_rate": {
+                "data": "mnist1d",
+                "model": "cnn1d",
+                "lr": 0.05,
+                "batch_size": 32,
+                "factor": 4,
+                "epochs_before": 12,
+                "epochs_after": 12,
+                "every": 8,
+            },
+            "edge": {
+                "hidden": [64, 64],
+                "lrs": [0.2, 0.5, 1.0, 2.0],
+                "steps": 400,
+                "sharpness_every": 20,
+            },
         },
     },
 )
@@ -524,6 +567,5 @@ _CATAPULT = Experiment(
 
 #: Every experiment, by name.
 REGISTRY: dict[str, Experiment] = {
-    e.name: e
-    for e in (_SEONG, _SNAPSHOTS, _SGDR, _CLR, _STABILITY, _EOS, _CATAPULT, _RANGE_TEST)
+    e.name: e for e in (_SEONG, _SNAPSHOTS, _SGDR, _CLR, _STABILITY, _EOS, _CATAPULT, _RANGE_TEST)
 }
