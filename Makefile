@@ -15,7 +15,7 @@ LOCK   := requirements/lock.txt
 STUDENT := _build/student
 
 .PHONY: book test lint unit notebooks student-sources student-notebooks build-book student-book \
-        lock clean
+        lock mathjax browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,12 @@ $(VENV)/.book-installed: pyproject.toml $(LOCK) | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/python -m pip install -c $(LOCK) -e ".[book,test]"
+	$(BIN)/python -m pip install -c $(LOCK) -e ".[book,test,sweep]"
 	touch $@ $(VENV)/.book-installed
 
 book: $(VENV)/.book-installed build-book
 
-test: $(VENV)/.test-installed lint unit notebooks student-notebooks build-book
+test: $(VENV)/.test-installed lint unit notebooks student-notebooks build-book browser
 
 lock:
 	$(PYTHON) requirements/lock.py > $(LOCK).new
@@ -73,6 +73,31 @@ student-book: $(VENV)/.book-installed student-sources
 	$(BIN)/jupyter-book build $(STUDENT) --warningiserror --keep-going --all
 	mv $(STUDENT)/_build/html _build/student-html
 	$(BIN)/python tests/check_built_book.py _build/student-html
+
+# MathJax 3 ships with the book so pages typeset math offline: npm's package goes into the
+# git-ignored .mathjax/, and book/_ext/lrlab_book.py copies it into the built site.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := .mathjax/node_modules/mathjax/es5/tex-chtml.js
+
+$(MATHJAX):
+	npm install --prefix .mathjax --no-save --no-package-lock --no-audit --no-fund \
+		mathjax@$(MATHJAX_VERSION)
+
+mathjax: $(MATHJAX)
+
+build-book: $(MATHJAX)
+
+# The built book in a real browser (tests/browser: Chromium driven by Playwright, offline):
+# console errors, typeset math, images, scrubbers, links, accessibility, screenshots in
+# _build/screenshots/. `make test BROWSER=0` skips them on purpose.
+BROWSER ?= 1
+
+browser:
+ifeq ($(BROWSER),0)
+	@echo "SKIPPED on purpose (BROWSER=0): the browser tests of the built book did not run."
+else
+	$(BIN)/python -m pytest -q -m browser tests/browser
+endif
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

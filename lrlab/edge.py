@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from lrlab import _check
+from lrlab.stability import gradient_cosine
 
 __all__ = [
     "EDGE_OF_STABILITY",
@@ -95,9 +96,7 @@ class GradientCosine:
             return
         current = torch.cat(grads).detach().double()
         if self._previous is not None and self._previous_step == step - 1:
-            denominator = float(current.norm() * self._previous.norm())
-            cosine = float(current @ self._previous) / denominator if denominator else math.nan
-            history.record("gradient_cosine", step, cosine)
+            history.record("gradient_cosine", step, gradient_cosine(current, self._previous))
         self._previous, self._previous_step = current.clone(), step
 
 

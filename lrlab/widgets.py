@@ -1,17 +1,60 @@
-"""Interactive explorers (ipywidgets) and their static counterparts for the rendered book.
+"""Explorers: a figure with a slider, live (ipywidgets) in a kernel, a scrubber on the page.
 
-Each explorer is thin glue over plain functions that build and draw what the widget
-shows; those functions are what the tests check, and each explorer has a static
-version (small multiples) that teaches the same thing on a page without a kernel.
+Every explorer is a drawing function of its parameters that returns a matplotlib
+Figure, shown two ways by :func:`explorer`: in a running kernel (Jupyter, Colab) a live
+ipywidgets explorer that calls the drawing function whenever a control moves; in the
+book build a self-contained :func:`scrubber`, a slider over precomputed frames of the
+same drawing function, inline in the page, that works in any browser without a kernel
+or network. The environment variable ``LRLAB_EXPLORERS`` decides which (see
+:func:`explorer_mode`); the book's build sets it, so a chapter cell needs no condition.
+
+A new explorer needs only its drawing function::
+
+    widgets.explorer(lambda radius: draw_landscape(radius), radii, label="radius")
+
+Each explorer is thin glue over plain functions that build and draw what it shows;
+those functions are what the tests check.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
 
 from lrlab import plots, schedules
+from lrlab.scrubber import (
+    EXPLORERS_ENV,
+    MAX_FRAMES,
+    Scrubber,
+    explorer,
+    explorer_mode,
+    live_explorer,
+    scrubber,
+    show_in,
+)
+
+__all__ = [
+    "EXPLORERS_ENV",
+    "MAX_FRAMES",
+    "SCHEDULE_CONTROLS",
+    "Scrubber",
+    "default_values",
+    "draw_quadratic",
+    "draw_schedule",
+    "explorer",
+    "explorer_mode",
+    "live_explorer",
+    "make_schedule",
+    "quadratic_explorer",
+    "quadratic_figure",
+    "quadratic_panels",
+    "schedule_explorer",
+    "schedule_figure",
+    "schedule_gallery",
+    "scrubber",
+]
 
 # --- the schedule explorer -------------------------------------------------------------------
 
@@ -146,38 +189,105 @@ def draw_schedule(ax, family: str, steps: int, logy: bool = True, **values):
         ax.set_title(f"{family}: invalid parameters")
         return None
     plots.plot_schedules({family: schedule}, steps, ax=ax, logy=logy)
-    ax.set_title(repr(schedule), fontsize=8)
+    # The full call, wrapped so that it fits a figure's width (a scrubber's frame is not
+    # cropped to its contents).
+    ax.set_title(textwrap.fill(repr(schedule), 90), fontsize=8)
     return schedule
 
 
-def schedule_explorer(steps: int = 1000, family: str = "one_cycle"):
-    """A live explorer: pick a schedule family, move its sliders, see the curve.
+def schedule_figure(family: str, steps: int, logy: bool = True, ylim=None, **values):
+    """The schedule explorer's drawing function: one schedule in a figure of its own.
 
-    Needs a running Jupyter kernel (Colab, JupyterLab); on the rendered page use
-    :func:`schedule_gallery` instead.
+    Parameters
+    ----------
+    family, steps, logy, **values
+        As in :func:`draw_schedule`.
+    ylim : (float, float), optional
+        Fixed limits of the learning-rate axis, so that frames of a scrubber compare.
 
     Returns
     -------
-    ipywidgets.VBox
-    """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    matplotlib.figure.Figure
 
-    _controls(family)
+    Examples
+    --------
+    >>> fig = schedule_figure("cosine", 100, lr=0.1)
+    >>> fig.axes[0].get_yscale()
+    'log'
+    """
+    fig, ax = plots.subplots()
+    draw_schedule(ax, family, steps, logy=logy, **values)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    return fig
+
+
+def schedule_explorer(
+    steps: int = 1000,
+    family: str = "one_cycle",
+    scrub: str | None = None,
+    frames: int = 17,
+    logy: bool = True,
+):
+    """Explore a schedule family: live sliders in a kernel, one parameter scrubbed in the book.
+
+    In a kernel (see :func:`explorer`) you pick any family and move all its sliders. On
+    the static page a scrubber moves one parameter, ``scrub``, of ``family`` through its
+    slider range with the others at their starting values, on a fixed learning-rate axis.
+
+    Parameters
+    ----------
+    steps : int
+        Length of the run shown, >= 10.
+    family : str
+        The family shown first (a key of :data:`SCHEDULE_CONTROLS`).
+    scrub : str, optional
+        The parameter the static scrubber moves; by default the family's first one.
+    frames : int
+        Number of values of ``scrub`` in the scrubber (a choice or an integer parameter
+        has as many as it has values), 2 to :data:`MAX_FRAMES`.
+    logy : bool
+        Learning rate on a log axis.
+
+    Returns
+    -------
+    Scrubber or ipywidgets.VBox
+    """
+    controls = _controls(family)
+    scrub = next(iter(controls)) if scrub is None else scrub
+    if scrub not in controls:
+        raise ValueError(f"scrub must be one of {sorted(controls)} for {family!r}, got {scrub!r}")
+    if int(frames) != frames or not 2 <= frames <= MAX_FRAMES:
+        raise ValueError(f"frames must be an integer in [2, {MAX_FRAMES}], got {frames!r}")
+    make_schedule(family, steps)  # checks steps before any drawing
+    values = _scrub_values(controls[scrub], int(frames))
+    ylim = _shared_ylim(family, steps, scrub, values, logy)
+
+    def draw(value):
+        return schedule_figure(family, steps, logy=logy, ylim=ylim, **{scrub: value})
+
+    return explorer(
+        draw,
+        values,
+        label=f"{family}: {scrub}",
+        fmt="{}" if controls[scrub][0] in ("int", "choice") else "{:.3g}",
+        start=controls[scrub][1],
+        alt=f"The {family} schedule over {steps} steps as {scrub} changes",
+        live=lambda: _live_schedule_explorer(steps, family, logy),
+    )
+
+
+def _live_schedule_explorer(steps: int, family: str, logy: bool):
+    import ipywidgets as w
+
     out = w.Output()
     picker = w.Dropdown(options=list(SCHEDULE_CONTROLS), value=family, description="family")
-    logy = w.Checkbox(value=True, description="log y")
+    logy_box = w.Checkbox(value=logy, description="log y")
     sliders = w.VBox()
 
     def redraw(*_):
         values = {child.description: child.value for child in sliders.children}
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plots.subplots()
-            draw_schedule(ax, picker.value, steps, logy=logy.value, **values)
-            display(fig)
-            plt.close(fig)
+        show_in(out, schedule_figure(picker.value, steps, logy=logy_box.value, **values))
 
     def rebuild(*_):
         sliders.children = [_control_widget(w, n, s) for n, s in _controls(picker.value).items()]
@@ -186,9 +296,38 @@ def schedule_explorer(steps: int = 1000, family: str = "one_cycle"):
         redraw()
 
     picker.observe(rebuild, names="value")
-    logy.observe(redraw, names="value")
+    logy_box.observe(redraw, names="value")
     rebuild()
-    return w.VBox([w.HBox([picker, logy]), sliders, out])
+    return w.VBox([w.HBox([picker, logy_box]), sliders, out])
+
+
+def _scrub_values(spec: tuple, frames: int) -> list:
+    """The values a scrubber visits for one control spec (see :data:`SCHEDULE_CONTROLS`)."""
+    kind = spec[0]
+    if kind == "choice":
+        return list(spec[2])
+    if kind == "int":
+        return list(range(spec[2], spec[3] + 1))
+    grid = np.geomspace if kind == "log" else np.linspace
+    return [float(v) for v in grid(spec[2], spec[3], frames)]
+
+
+def _shared_ylim(family, steps, scrub, values, logy) -> tuple[float, float] | None:
+    """Limits that hold every valid schedule of the scrubber, so its frames compare."""
+    t = np.arange(steps)
+    rates = []
+    for value in values:
+        try:
+            rates.append(make_schedule(family, steps, **{scrub: value})(t))
+        except ValueError:
+            continue  # drawn as its error message instead
+    if not rates:
+        return None
+    rates = np.concatenate(rates)
+    if logy:
+        positive = rates[rates > 0]
+        return (positive.min() / 1.5, positive.max() * 1.5) if positive.size else None
+    return (0.0, 1.05 * rates.max())
 
 
 def schedule_gallery(steps: int = 1000, families=None, logy: bool = True):
@@ -339,7 +478,12 @@ def draw_quadratic(
     path_ax.plot(*start, "s", color=plots.COLORS[1], ms=6)
     path_ax.set(xlim=(-extent, extent), ylim=(-extent, extent), aspect="equal")
     path_ax.set(xlabel=f"$w_1$ (h = {curvature[0]:g})", ylabel=f"$w_2$ (h = {curvature[1]:g})")
-    verdict = "converges" if converges else "diverges"
+    if converges:
+        verdict = "converges"
+    elif np.isclose(np.max(factors), 1.0):
+        verdict = "on the edge (factor 1)"  # neither shrinks nor grows
+    else:
+        verdict = "diverges"
     path_ax.set_title(f"γ = {lr:.3g}: {verdict}")
 
     # Distance to the minimum along each direction; a straight line on the log axis has
@@ -348,7 +492,11 @@ def draw_quadratic(
     for i in range(2):
         distance = np.abs(trajectory[:, i])
         distance_ax.plot(steps_axis, np.where(distance > 0, distance, np.nan), label=f"$w_{i + 1}$")
-    distance_ax.set(yscale="log", xlabel="step", ylabel="$|w_i|$")
+    # Fixed limits, so that the frames of a scrubber compare and a diverging path leaves
+    # through the top (a converged one through the bottom).
+    scale = np.abs(start).max()
+    distance_ax.set(yscale="log", ylim=(1e-10 * scale, 1e4 * scale), xlabel="step")
+    distance_ax.set_ylabel("$|w_i|$")
     # No minor ticks on the log axes: they cost most of the drawing time of a small multiple.
     distance_ax.yaxis.set_minor_locator(NullLocator())
     distance_ax.legend()
@@ -375,39 +523,97 @@ def draw_quadratic(
     }
 
 
+def quadratic_figure(
+    lr: float,
+    h=(1.0, 10.0),
+    w0=(1.0, 1.0),
+    steps: int = 20,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+):
+    """The quadratic explorer's drawing function: :func:`draw_quadratic` in a figure of its own.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels side by side, 10.5 by 3.4 inches.
+
+    Examples
+    --------
+    >>> len(quadratic_figure(0.15).axes)
+    3
+    """
+    fig, axes = plots.subplots(1, 3, width=10.5, height=3.4)
+    draw_quadratic(axes, lr, h, w0, steps, momentum, nesterov)
+    return fig
+
+
 def quadratic_explorer(
     h=(1.0, 10.0),
     w0=(1.0, 1.0),
     steps: int = 20,
     lr: float = 0.1,
+    lrs=None,
+    momentum: float = 0.0,
+    nesterov: bool = False,
 ):
-    """A live explorer: move the step size (and momentum), watch GD on a 2-D quadratic.
+    """Move the step size, watch GD on a 2-D quadratic: live in a kernel, a scrubber in the book.
 
-    Needs a running Jupyter kernel (Colab, JupyterLab); on the rendered page use
-    :func:`quadratic_panels` instead.
+    In a kernel (see :func:`explorer`) there are sliders for the step size and the
+    momentum and a Nesterov checkbox. On the static page a scrubber moves the step size
+    through ``lrs`` at the given momentum.
 
     Parameters
     ----------
-    h, w0, steps
-        As in :func:`draw_quadratic`.
+    h, w0, steps, momentum, nesterov
+        As in :func:`draw_quadratic` (momentum and Nesterov: the live controls' start).
     lr : float
         Starting step size.
+    lrs : sequence of float, optional
+        The scrubber's step sizes; by default 25 evenly spaced ones from 5% to 125% of
+        the largest stable step :func:`lrlab.dynamics.max_stable_lr`, so that the
+        monotone, the zig-zagging and the diverging regimes all show.
 
     Returns
     -------
-    ipywidgets.VBox
-        Sliders ``lr`` and ``momentum``, a ``nesterov`` checkbox, and the figure.
+    Scrubber or ipywidgets.VBox
     """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
     from lrlab import dynamics
 
     curvature, start = _check_plane_quadratic(h, w0)
-    bound = dynamics.max_stable_lr(curvature)
+    bound = dynamics.max_stable_lr(curvature, momentum, nesterov)
     if not 0 < lr <= 4 * bound:
         raise ValueError(f"lr must be in (0, {4 * bound:g}] for this h, got {lr}")
+    if lrs is None:
+        lrs = bound * np.linspace(0.05, 1.25, 25)
+    lrs = np.asarray(lrs, dtype=float)
+    if lrs.ndim != 1 or not np.all(lrs > 0):
+        raise ValueError(f"lrs must be a 1-D array of step sizes > 0, got {lrs!r}")
+
+    def draw(value):
+        return quadratic_figure(value, curvature, start, steps, momentum, nesterov)
+
+    directions = " and ".join(f"{c:g}" for c in curvature)
+    return explorer(
+        draw,
+        [float(v) for v in lrs],
+        label="step size γ",
+        start=lr,
+        alt=(
+            f"Gradient descent on a quadratic with curvatures {directions}: its path over "
+            "the contours, the distance to the minimum per direction, and the factor per "
+            "step against the step size"
+        ),
+        live=lambda: _live_quadratic_explorer(curvature, start, steps, lr, momentum, nesterov),
+    )
+
+
+def _live_quadratic_explorer(curvature, start, steps, lr, momentum, nesterov):
+    import ipywidgets as w
+
+    from lrlab import dynamics
+
+    bound = dynamics.max_stable_lr(curvature)
     out = w.Output()
     style = {"description_width": "80px"}
     lr_slider = w.FloatLogSlider(
@@ -420,20 +626,16 @@ def quadratic_explorer(
         style=style,
     )
     momentum_slider = w.FloatSlider(
-        value=0.0, min=0.0, max=0.95, step=0.05, description="momentum", style=style
+        value=momentum, min=0.0, max=0.95, step=0.05, description="momentum", style=style
     )
-    nesterov_box = w.Checkbox(value=False, description="nesterov")
+    nesterov_box = w.Checkbox(value=nesterov, description="nesterov")
 
     def redraw(*_):
-        nesterov = nesterov_box.value and momentum_slider.value > 0
-        with out:
-            out.clear_output(wait=True)
-            fig, axes = plots.subplots(1, 3, width=10.5, height=3.4)
-            draw_quadratic(
-                axes, lr_slider.value, curvature, start, steps, momentum_slider.value, nesterov
-            )
-            display(fig)
-            plt.close(fig)
+        use_nesterov = nesterov_box.value and momentum_slider.value > 0
+        figure = quadratic_figure(
+            lr_slider.value, curvature, start, steps, momentum_slider.value, use_nesterov
+        )
+        show_in(out, figure)
 
     for control in (lr_slider, momentum_slider, nesterov_box):
         control.observe(redraw, names="value")

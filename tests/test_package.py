@@ -20,7 +20,7 @@ def test_every_listed_submodule_loads_on_first_use(name):
 
 
 def test_unknown_attributes_raise_attribute_error():
-    # A made-up name: a planned module (lrlab.landscape ...) would make this test fail the
+    # A made-up name: a planned module (lrlab.sensitivity ...) would make this test fail the
     # day it lands.
     with pytest.raises(AttributeError, match="no attribute 'no_such_module'"):
         lrlab.no_such_module  # noqa: B018
