@@ -22,6 +22,7 @@ CHAPTERS = {
     "edge-of-stability": ("edge_of_stability", "lrlab.edge", "EDGE_OF_STABILITY"),
     "catapult": ("relu_catapult", "lrlab.catapult", "RELU_CATAPULT"),
     "network-stability": ("network_stability", "lrlab.stability_experiments", "CONFIG"),
+    "seong-peak": ("flat_minima_mnist1d", "lrlab.flatness", "CONFIG"),
 }
 #: Entries whose paper scale runs the chapter's experiment function too.
 CHAPTER_PAPER = ["snapshot-ensembles", "edge-of-stability", "catapult", "network-stability"]

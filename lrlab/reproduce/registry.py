@@ -160,9 +160,7 @@ def check_scale(scale: str) -> None:
 
 # --- the registry -------------------------------------------------------------------------
 
-_MNIST1D = {"data": "mnist1d", "model": "cnn1d", "batch_size": 128, "seed": [0, 1, 2]}
-# A smoke run of lrlab.restarts's experiments: one seed, one epoch, a short range test.
-# ... and of lrlab.stability_experiments's: one seed, one epoch of each part.
+# A smoke run of lrlab.stability_experiments's experiment: one seed, one epoch of each part.
 _STABILITY_SMOKE = {
     "seeds": [0],
     "probe_size": 16,
@@ -173,12 +171,12 @@ _STABILITY_SMOKE = {
     "batch_vs_rate": {"batch_size": 512, "factor": 2, "epochs_before": 1, "epochs_after": 1},
     "edge": {"lrs": [0.5], "steps": 3, "sharpness_every": 3},
 }
+# ... and of lrlab.restarts's: one seed, one epoch, a short range test.
 _RESTARTS_SMOKE = {
     "epochs": 1,
     "seeds": [0],
     "range_test": {"start_lr": 0.01, "num_iter": 30, "drop": 1e-6},
 }
-_CPU_RATES = [0.05, 0.2]
 
 
 def _step(milestones, gamma=0.1, label="step"):
@@ -207,15 +205,27 @@ _SEONG = Experiment(
         "ResNet-110."
     ),
     kind="sweep",
-    configs={
-        "cpu": {
-            "grid": {
-                **_MNIST1D,
-                "epochs": 20,
-                "lr": _CPU_RATES,
-                "schedule": [_step([10, 15]), *_PEAKS],
+    chapter=Chapter(
+        runner="lrlab.flatness:run",
+        result="flat_minima_mnist1d",
+        config="lrlab.flatness:CONFIG",
+        small="lrlab.flatness:CPU_CONFIG",
+        smoke={
+            "cpu": {
+                "schedules": ["step", "gaussian"],
+                "seeds": [0],
+                "epochs": 1,
+                "sharpness_every": 1,
+                "sharpness_examples": 32,
+                "directions": 1,
+                "random_radii": [-1.0, 1.0, 3],
+                "path_points": 3,
+                "probe_examples": 50,
+                "surface_points": 3,
             }
         },
+    ),
+    configs={
         # The budget of He et al. (2016)'s CIFAR-10 ResNets: 164 epochs of batch 128,
         # lr 0.1 divided by 10 at epochs 82 and 123, momentum 0.9, weight decay 1e-4.
         "paper": {
