@@ -195,6 +195,9 @@ def test_describe_lists_every_entry_with_both_scales():
     for name in reproduce.names():
         assert f"\n{name}: " in f"\n{text}"
     assert text.count("  cpu: ") == text.count("  paper: ") == len(reproduce.names())
+    # --list tells where each CPU-scale result lives: the chapter's own file
+    for stem, _, _ in CHAPTERS.values():
+        assert f"stored as {stem}.json" in text
 
 
 def test_cost_note_counts_the_paper_runs_images():
