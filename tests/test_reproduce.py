@@ -4,7 +4,7 @@ results are stored with provenance where lrlab.results.load_or_run finds them.""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 import numpy as np
 import pytest
@@ -13,11 +13,19 @@ from cifar_fixture import write_archive
 from lrlab import data, reproduce, results, sweep
 
 BUILT_HERE = ["seong-peak", "sgdr", "clr", "range-test-resnet18"]
-ELSEWHERE = {
-    "snapshot-ensembles": "lrlab.ensembles",
-    "network-stability": "lrlab.stability:StabilityTracker",
-    "edge-of-stability": "lrlab.curvature:SharpnessTracker",
+#: The results file each chapter loads, and the configuration it loads it with: the CPU
+#: scale of these entries must be exactly that experiment.
+CHAPTERS = {
+    "snapshot-ensembles": ("restarts_snapshots_mnist1d", "lrlab.restarts", "CONFIGS"),
+    "sgdr": ("restarts_sgdr_mnist1d", "lrlab.restarts", "CONFIGS"),
+    "clr": ("restarts_clr_mnist1d", "lrlab.restarts", "CONFIGS"),
+    "edge-of-stability": ("edge_of_stability", "lrlab.edge", "EDGE_OF_STABILITY"),
+    "catapult": ("relu_catapult", "lrlab.catapult", "RELU_CATAPULT"),
+    "network-stability": ("network_stability", "lrlab.stability_experiments", "CONFIG"),
+    "seong-peak": ("flat_minima_mnist1d", "lrlab.flatness", "CONFIG"),
 }
+#: Entries whose paper scale runs the chapter's experiment function too.
+CHAPTER_PAPER = ["snapshot-ensembles", "edge-of-stability", "catapult", "network-stability"]
 
 
 @pytest.fixture
@@ -30,16 +38,43 @@ def cifar(tmp_path, monkeypatch):
 
 
 def test_registry_holds_the_books_experiments_at_both_scales():
-    assert set(reproduce.names()) == set(BUILT_HERE) | set(ELSEWHERE)
+    assert set(reproduce.names()) == set(BUILT_HERE) | set(CHAPTERS)
     for name in reproduce.names():
         exp = reproduce.get(name)
         assert exp.config("cpu") != exp.config("paper")
-        assert exp.runs("cpu") >= 1 and exp.work("paper") > exp.work("cpu")
-        assert exp.needs == ELSEWHERE.get(name)
+        if exp.chapter is None:
+            assert exp.runs("cpu") >= 1 and exp.work("paper") > exp.work("cpu")
+        else:
+            assert exp.runs("cpu") is exp.work("cpu") is None
     with pytest.raises(ValueError, match="experiment must be one of"):
         reproduce.get("seong")
     with pytest.raises(ValueError, match="scale must be one of"):
         reproduce.get("sgdr").config("gpu")
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_cpu_scale_is_the_experiment_whose_stored_result_the_chapter_loads(name):
+    """One CPU-scale result per experiment: the entry names the chapter's results file and
+    configuration, and that stored file (with provenance) is what reproduce loads."""
+    stem, module, attribute = CHAPTERS[name]
+    exp = reproduce.get(name)
+    assert reproduce.result_name(name, "cpu") == stem
+    chapter_configs = getattr(importlib.import_module(module), attribute)
+    wanted = chapter_configs[stem] if attribute == "CONFIGS" else chapter_configs
+    assert exp.config("cpu") == wanted
+    record = reproduce.stored(name, "cpu")
+    assert record is not None, f"the chapter's stored {stem}.json must match the entry"
+    assert record["provenance"]["git_commit"] and record["provenance"]["wall_time_s"] > 0
+    loaded = reproduce.load_or_run(name, "cpu", device="cpu")
+    assert loaded["source"] == "stored" and loaded["scale"] == "cpu"
+    # no second, differently configured CPU-scale file of the same experiment
+    assert not (results.results_root() / f"{name}_cpu.json").exists()
+
+
+def test_paper_scale_falls_back_to_the_cpu_scale_and_says_so(tmp_path, capsys):
+    record = reproduce.load_or_run("catapult", "paper")
+    assert record["scale"] == "cpu" and record["source"] == "stored"
+    assert "No stored paper-scale result of catapult" in capsys.readouterr().out
 
 
 def test_cpu_scale_runs_on_the_built_in_data_and_paper_scale_on_cifar():
@@ -47,8 +82,11 @@ def test_cpu_scale_runs_on_the_built_in_data_and_paper_scale_on_cifar():
         exp = reproduce.get(name)
         cpu, paper = exp.config("cpu"), exp.config("paper")
         if exp.kind == "sweep":
-            assert {c["data"] for c in sweep.expand(cpu["grid"])} <= {"digits", "mnist1d"}
             assert {c["data"] for c in sweep.expand(paper["grid"])} <= {"cifar10", "cifar100"}
+            if exp.chapter is not None:
+                assert cpu["dataset"] == "mnist1d" and len(cpu["seeds"]) >= 3
+                continue
+            assert {c["data"] for c in sweep.expand(cpu["grid"])} <= {"digits", "mnist1d"}
             # every comparison has at least three seeds at the CPU scale
             assert len({c["seed"] for c in sweep.expand(cpu["grid"])}) >= 3
         else:
@@ -92,16 +130,34 @@ def test_paper_scale_runs_end_to_end_on_the_cifar_format_and_stores_nothing(name
         assert models_run == paper_models
 
 
-@pytest.mark.parametrize("name", sorted(ELSEWHERE))
-def test_entries_of_modules_not_here_yet_say_what_they_need(name, tmp_path):
-    module, _, attribute = ELSEWHERE[name].partition(":")
-    present = importlib.util.find_spec(module) is not None
-    if present and attribute:
-        present = hasattr(importlib.import_module(module), attribute)
-    if present:
-        pytest.skip(f"{ELSEWHERE[name]} exists: this entry is wired, not missing")
-    with pytest.raises(ModuleNotFoundError, match=f"{name}.*needs {ELSEWHERE[name]}"):
-        reproduce.run(name, "cpu", device="cpu", root=tmp_path, smoke=True)
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_a_chapter_entry_smoke_runs_its_chapters_function_and_stores_nothing(name, tmp_path):
+    out = reproduce.run(name, "cpu", root=tmp_path / "results", smoke=True, progress=False)
+    assert out["smoke"] is True and out["result"]
+    assert not (tmp_path / "results").exists()
+    with pytest.raises(ValueError, match="engine 'local'"):
+        reproduce.run(name, "cpu", engine="ray", root=tmp_path, smoke=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTER_PAPER)
+def test_chapter_paper_scale_runs_end_to_end_on_the_cifar_format(name, tmp_path, monkeypatch):
+    """The chapter modules read data from ./data/cache: serve CIFAR-10 there."""
+    archive = write_archive(tmp_path / "archives", "cifar10", n_train=40, n_test=20)
+    monkeypatch.setitem(data.SOURCES, "cifar10", archive.source)
+    monkeypatch.chdir(tmp_path)
+    out = reproduce.run(name, "paper", root=tmp_path / "results", smoke=True)
+    assert out["smoke"] is True and out["config"]["seeds"] == [0]
+    assert (tmp_path / "data" / "cache" / "cifar10.pt").is_file()
+    assert not (tmp_path / "results").exists()
+    with pytest.raises(ValueError, match="data_root must be 'data/cache'"):
+        reproduce.run(name, "paper", data_root=tmp_path, smoke=True)
+
+
+def test_resolve_reads_module_references_and_refuses_others():
+    assert reproduce.resolve("lrlab.edge:EDGE_OF_STABILITY")["seeds"] == [0, 1, 2]
+    with pytest.raises(ValueError, match="reference must read"):
+        reproduce.resolve("lrlab.edge.EDGE_OF_STABILITY")
 
 
 def test_a_stored_run_carries_provenance_and_is_found_by_load_or_run(tmp_path, monkeypatch):
@@ -139,6 +195,9 @@ def test_describe_lists_every_entry_with_both_scales():
     for name in reproduce.names():
         assert f"\n{name}: " in f"\n{text}"
     assert text.count("  cpu: ") == text.count("  paper: ") == len(reproduce.names())
+    # --list tells where each CPU-scale result lives: the chapter's own file
+    for stem, _, _ in CHAPTERS.values():
+        assert f"stored as {stem}.json" in text
 
 
 def test_cost_note_counts_the_paper_runs_images():

@@ -3,29 +3,32 @@
 Every :class:`Experiment` has two configurations: ``"cpu"`` (MNIST-1D or the digits,
 minutes on two cores) and ``"paper"`` (CIFAR-10/100 with the paper's network, schedule
 and epochs, for a GPU). :func:`run` runs one and stores its result with provenance as
-``<results folder>/<name>_<scale>.json`` (:mod:`lrlab.results`), where a chapter finds it
-with :func:`load` or :func:`lrlab.results.load_or_run` (:func:`load_or_run` here passes
-the right file stem and configs). ``lrlab reproduce --list`` prints :func:`describe`;
+``<results folder>/<result_name(name, scale)>.json`` (:mod:`lrlab.results`), where a
+chapter finds it with :func:`load` or :func:`lrlab.results.load_or_run`
+(:func:`load_or_run` here passes the right file stem and configs).
+``lrlab reproduce --list`` prints :func:`describe`;
 ``lrlab reproduce NAME --scale cpu|paper [--engine ray]`` calls :func:`run`.
 
-Three kinds of experiment:
+One CPU-scale result per experiment: where a chapter runs an experiment itself (an entry
+with a :class:`Chapter`), the CPU scale *is* the chapter module's experiment function on the
+chapter's configuration, stored under the chapter's results name (:func:`result_name`), so
+``lrlab reproduce sgdr --scale cpu`` rewrites exactly the file ``book/restarts.ipynb``
+loads. The paper scale runs one of three ways (:attr:`Experiment.kind`):
 
 - ``"sweep"``: a grid of training runs (:mod:`lrlab.sweep`; any engine); the result holds
   every run's record and the per-(schedule, rate) summary over seeds;
 - ``"range_test"``: the LR range test over seeds (:func:`lrlab.lrfind.run_config`);
-- ``"tracked"``: training runs with a ``fit`` callback from another module that measures
-  something along the way (sharpness, network stability, snapshots); such an entry names
-  the module it needs and says so clearly when this lrlab does not have it yet.
+- ``"chapter"``: the chapter's experiment function on the paper's data and network.
 
 >>> "seong-peak" in names()
 True
->>> get("sgdr").config("cpu")["grid"]["data"]
-'mnist1d'
+>>> result_name("sgdr", "cpu"), get("sgdr").config("cpu")["dataset"]
+('restarts_sgdr_mnist1d', 'mnist1d')
 """
 
 from __future__ import annotations
 
-import importlib
+import copy
 import json
 import os
 import time
@@ -36,14 +39,17 @@ from lrlab.reproduce.registry import (
     REGISTRY,
     SCALES,
     TRAIN_EXAMPLES,
+    Chapter,
     Experiment,
     check_scale,
+    resolve,
 )
 
 __all__ = [
     "REGISTRY",
     "SCALES",
     "TRAIN_EXAMPLES",
+    "Chapter",
     "Experiment",
     "cost_note",
     "describe",
@@ -51,6 +57,7 @@ __all__ = [
     "load",
     "load_or_run",
     "names",
+    "resolve",
     "result_name",
     "run",
     "smoke_config",
@@ -86,14 +93,19 @@ def describe() -> str:
     for exp in REGISTRY.values():
         lines = [f"{exp.name}: {exp.title}", f"  claim: {exp.claim}"]
         for scale in SCALES:
+            if exp.delegated(scale):
+                what = "the chapter's experiment" if scale == "cpu" else "the same experiment"
+                lines.append(
+                    f"  {scale}: {what}, {exp.chapter.runner}, "
+                    f"stored as {result_name(exp.name, scale)}.json"
+                )
+                continue
             cfg = exp.config(scale)
             data = _data_names(exp, cfg)
             lines.append(
                 f"  {scale}: {exp.runs(scale)} runs on {data}, "
                 f"{exp.work(scale):,} training examples processed"
             )
-        if exp.needs:
-            lines.append(f"  needs {exp.needs}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -103,9 +115,7 @@ def _data_names(exp: Experiment, config: dict) -> str:
         from lrlab import sweep
 
         return "/".join(dict.fromkeys(c["data"] for c in sweep.expand(config["grid"])))
-    if exp.kind == "range_test":
-        return config["test"]["dataset"]
-    return config["data"]
+    return config["test"]["dataset"]
 
 
 def cost_note(name: str, images_per_s: float | None = None) -> str:
@@ -126,6 +136,11 @@ def cost_note(name: str, images_per_s: float | None = None) -> str:
     at 50,000 images/s, 0.2 GPU-hours.
     """
     exp = get(name)
+    if exp.delegated("paper"):
+        return (
+            f"`lrlab reproduce {name} --scale paper`: {exp.chapter.runner} on the paper's "
+            "setting, on the CPU."
+        )
     text = (
         f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
         f"{exp.work('paper'):,} training images"
@@ -139,9 +154,18 @@ def cost_note(name: str, images_per_s: float | None = None) -> str:
 
 
 def result_name(name: str, scale: str) -> str:
-    """The results file stem of an experiment at a scale: ``"<name>_<scale>"``."""
-    get(name)
+    """The results file stem of an experiment at a scale: the chapter's own at the CPU
+    scale of an entry a chapter runs, else ``"<name>_<scale>"``.
+
+    Examples
+    --------
+    >>> result_name("sgdr", "cpu"), result_name("sgdr", "paper")
+    ('restarts_sgdr_mnist1d', 'sgdr_paper')
+    """
+    exp = get(name)
     check_scale(scale)
+    if scale == "cpu" and exp.chapter is not None:
+        return exp.chapter.result
     return f"{name}_{scale}"
 
 
@@ -153,11 +177,22 @@ def smoke_config(name: str, scale: str) -> dict[str, Any]:
 
     One run per distinct (data, model, schedule), batches of 2, at most
     ``_SMOKE_STEPS`` steps each (:func:`run` with ``smoke=True`` applies the step limit
-    and stores nothing). The data, download, checksum, model and schedule code is the
-    real one.
+    and stores nothing). Where a chapter's experiment function runs the scale, its
+    configuration with the entry's :attr:`Chapter.smoke` overrides (one seed, one epoch
+    or a few steps). The data, download, checksum, model and schedule code is the real one.
+
+    Examples
+    --------
+    >>> smoke_config("sgdr", "cpu")["range_test"]["num_iter"]
+    30
     """
     exp = get(name)
     config = exp.config(scale)
+    if exp.delegated(scale):
+        for key, value in exp.chapter.smoke.get(scale, {}).items():
+            merge = isinstance(value, Mapping) and isinstance(config.get(key), Mapping)
+            config[key] = {**config[key], **value} if merge else copy.deepcopy(value)
+        return config
     if exp.kind == "sweep":
         from lrlab import sweep
 
@@ -166,10 +201,8 @@ def smoke_config(name: str, scale: str) -> dict[str, Any]:
             key = (c["data"], c["model"], sweep.schedule_label(c))
             seen.setdefault(key, {**c, "batch_size": _SMOKE_BATCH})
         return {"grid": list(seen.values())}
-    if exp.kind == "range_test":
-        test = {**config["test"], "num_iter": _SMOKE_STEPS, "batch_size": _SMOKE_BATCH}
-        return {"test": test, "seeds": config["seeds"][:1]}
-    return {**config, "seeds": config["seeds"][:1], "lrs": config["lrs"][:1], "epochs": 1}
+    test = {**config["test"], "num_iter": _SMOKE_STEPS, "batch_size": _SMOKE_BATCH}
+    return {"test": test, "seeds": config["seeds"][:1]}
 
 
 def _run_sweep(config, *, engine, device, data_root, cache, progress, address, resources, smoke):
@@ -203,95 +236,35 @@ def _run_range_test(config, *, engine, device, data_root, smoke, **_):
     return {"runs": runs, "suggestions": suggestions}
 
 
-def _needed(exp: Experiment):
-    """The module (or class) a tracked experiment needs, or a clear error."""
-    module_name, _, attribute = exp.needs.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        module = None
-    found = module if not attribute else getattr(module, attribute, None)
-    if found is None:
-        raise ModuleNotFoundError(
-            f"experiment {exp.name!r} needs {exp.needs}, which this version of lrlab does "
-            f"not have yet (it comes with the chapter that builds it); update lrlab"
-        )
-    return found
-
-
-def _run_tracked(exp: Experiment, config, *, engine, device, data_root, smoke, **_):
-    """Training runs with a measuring callback from the module the experiment needs."""
-    needed = _needed(exp)
-    if engine != "local":
-        raise ValueError(f"{exp.name} runs in-process (engine 'local'), got engine={engine!r}")
-    if exp.name == "snapshot-ensembles":
-        raise NotImplementedError(
-            "snapshot-ensembles: lrlab.ensembles is present; its snapshot callback and "
-            "ensemble evaluation are wired into lrlab.reproduce when the two land together"
-        )
+def _run_chapter(exp: Experiment, config, *, engine, device, data_root, **_):
+    """The chapter module's own experiment function, as the chapter ran it: in-process,
+    on the CPU, one thread (its results do not depend on the machine's core count)."""
     import torch
 
-    import lrlab
-    from lrlab import data as data_mod
-    from lrlab import models, sweep, train
-    from lrlab.sweep.engines import StopAfter
-
-    device = torch.device(device) if device is not None else lrlab.device()
-    full = data_mod.load(config["data"], root=data_root, device=device)
-    dataset = full
-    if config.get("subset"):
-        # A fixed subset without augmentation, as full-batch gradient descent wants.
-        x, y = full.raw("train")
-        n = config["subset"]
-        dataset = data_mod.Dataset(
-            f"{full.name}[:{n}]",
-            (x[:n], y[:n]),
-            full.raw("test"),
-            full.classes,
-            scale=full.scale,
-            augment_crop_flip=False,
-            device=device,
+    if engine != "local":
+        raise ValueError(f"{exp.name} runs in-process (engine 'local'), got engine={engine!r}")
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(
+            f"device must be 'cpu' for {exp.name} ({exp.chapter.runner} runs on the CPU), "
+            f"got {device!r}"
         )
-    batch_size = config.get("batch_size") or dataset.size("train")
-    if smoke:
-        batch_size = min(batch_size, _SMOKE_BATCH)
-    inputs, targets = dataset.tensors("train" if config.get("subset") else "test")
-    probe = config.get("probe") or len(targets)
-    steps_per_epoch = dataset.num_batches("train", batch_size)
-    histories = []
-    for spec in config["schedules"]:
-        for lr in config["lrs"]:
-            for seed in config["seeds"]:
-                schedule = sweep.make_schedule(spec, lr, steps_per_epoch, config["epochs"])
-                torch.manual_seed(seed)
-                model = models.build(config["model"], dataset.num_classes, dataset.input_shape)
-                tracker = needed(inputs[:probe], targets[:probe], every=config["every"])
-                callbacks = [tracker] + ([StopAfter(_SMOKE_STEPS)] if smoke else [])
-                history = train.fit(
-                    model,
-                    dataset,
-                    schedule,
-                    config["epochs"],
-                    batch_size=batch_size,
-                    momentum=0.0 if config.get("subset") else 0.9,
-                    weight_decay=0.0 if config.get("subset") else 5e-4,
-                    seed=seed,
-                    progress=False,
-                    callbacks=callbacks,
-                )
-                label = spec if isinstance(spec, str) else spec.get("label", spec["name"])
-                histories.append(
-                    {"schedule": label, "lr": lr, "seed": seed, "history": history.to_dict()}
-                )
-    return {"runs": histories}
+    if os.path.normpath(data_root) != os.path.normpath("data/cache"):
+        raise ValueError(
+            f"data_root must be 'data/cache' for {exp.name} ({exp.chapter.runner} reads the "
+            f"data from there, relative to the working directory), got {data_root!r}"
+        )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return resolve(exp.chapter.runner)(config)
+    finally:
+        torch.set_num_threads(threads)
 
 
-def _runner(exp: Experiment) -> Callable[..., dict]:
-    if exp.kind == "sweep":
-        return _run_sweep
-    if exp.kind == "range_test":
-        return _run_range_test
-    return lambda config, **options: _run_tracked(exp, config, **options)
+def _runner(exp: Experiment, scale: str) -> Callable[..., dict]:
+    if exp.delegated(scale):
+        return lambda config, **options: _run_chapter(exp, config, **options)
+    return _run_sweep if exp.kind == "sweep" else _run_range_test
 
 
 def _devices(result: dict, fallback: str) -> str:
@@ -329,7 +302,10 @@ def run(
     engine : {"local", "ray"}
         For sweep experiments (see :func:`lrlab.sweep.run`); the others run in-process.
     device, data_root, cache, progress, address, resources
-        As in :func:`lrlab.sweep.run`.
+        As in :func:`lrlab.sweep.run`. A scale the chapter's experiment function runs
+        (:meth:`Experiment.delegated`) runs it as the chapter did: on the CPU, one thread,
+        data from ``data/cache``; it is stored under the chapter's results name
+        (:func:`result_name`), where the chapter loads it.
     root : path, optional
         Results folder (:func:`lrlab.results.results_root` by default).
     command : str, optional
@@ -351,7 +327,7 @@ def run(
     check_scale(scale)
     config = smoke_config(name, scale) if smoke else exp.config(scale)
     start = time.perf_counter()
-    result = _runner(exp)(
+    result = _runner(exp, scale)(
         config,
         engine=engine,
         device=device,
@@ -365,7 +341,9 @@ def run(
     wall = time.perf_counter() - start
     if smoke:
         return {"name": name, "config": config, "result": result, "smoke": True}
-    local = lrlab.device_name(device if device is not None else lrlab.device())
+    local = lrlab.device_name(
+        "cpu" if exp.delegated(scale) else device if device is not None else lrlab.device()
+    )
     path = results.save(
         result_name(name, scale),
         result,
@@ -405,12 +383,40 @@ def stored(name: str, scale: str, *, root=None) -> dict[str, Any] | None:
 
 
 def load_or_run(name: str, scale: str = "cpu", *, root=None, **options) -> dict[str, Any]:
-    """:func:`lrlab.results.load_or_run` for a registry entry: the stored result of
-    ``scale`` if there is one, else a run of the CPU configuration (not stored)."""
+    """:func:`lrlab.results.load_or_run` for a registry entry, as its chapter calls it.
+
+    At the CPU scale: the stored result if one matches the configuration, else a run of
+    the small variant (the chapter's own, where a chapter runs the entry), not stored.
+    At the paper scale: the stored paper-scale result if one matches, else (said so) the
+    CPU scale's.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    scale : {"cpu", "paper"}
+    root : path, optional
+        Results folder (:func:`lrlab.results.results_root` by default).
+    **options
+        Passed to the runner of a fallback run (``device``, ``data_root`` ...).
+
+    Returns
+    -------
+    dict
+        As :func:`lrlab.results.load_or_run`, with ``"scale"``: the scale of the result.
+    """
     from lrlab import results
 
     exp = get(name)
-    runner = _runner(exp)
+    check_scale(scale)
+    if scale == "paper":
+        record = stored(name, "paper", root=root)
+        if record is not None:
+            print(f"Loaded the stored paper-scale result of {name}.")
+            return {**record, "source": "stored", "scale": "paper"}
+        print(f"No stored paper-scale result of {name}: the CPU scale instead.")
+        return load_or_run(name, "cpu", root=root, **options)
+    runner = _runner(exp, "cpu")
     defaults = {
         "engine": "local",
         "device": None,
@@ -422,10 +428,12 @@ def load_or_run(name: str, scale: str = "cpu", *, root=None, **options) -> dict[
         "smoke": False,
         **options,
     }
-    return results.load_or_run(
-        result_name(name, scale),
-        exp.config(scale),
-        lambda config: runner(config, **defaults),
+    small = resolve(exp.chapter.small) if exp.chapter is not None else exp.config("cpu")
+    record = results.load_or_run(
+        result_name(name, "cpu"),
         exp.config("cpu"),
+        lambda config: runner(config, **defaults),
+        small,
         root=root,
     )
+    return {**record, "scale": "cpu"}

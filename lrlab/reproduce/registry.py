@@ -4,16 +4,72 @@ CPU scale and at the paper's scale."""
 from __future__ import annotations
 
 import copy
+import importlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["REGISTRY", "SCALES", "TRAIN_EXAMPLES", "Experiment", "check_scale"]
+__all__ = [
+    "REGISTRY",
+    "SCALES",
+    "TRAIN_EXAMPLES",
+    "Chapter",
+    "Experiment",
+    "check_scale",
+    "resolve",
+]
 
 SCALES = ("cpu", "paper")
 
 #: Training examples per pass, to size an experiment's work without loading the data.
 TRAIN_EXAMPLES = {"digits": 1347, "mnist1d": 4000, "cifar10": 50_000, "cifar100": 50_000}
+
+
+def resolve(reference: str) -> Any:
+    """The object a ``"module:NAME"`` or ``"module:NAME[key]"`` reference names.
+
+    Examples
+    --------
+    >>> resolve("lrlab.restarts:CONFIGS[restarts_clr_mnist1d]")["epochs"]
+    40
+    """
+    found = re.fullmatch(r"([\w.]+):(\w+)(?:\[([\w.-]+)\])?", reference)
+    if found is None:
+        raise ValueError(
+            f"reference must read 'module:NAME' or 'module:NAME[key]', got {reference!r}"
+        )
+    module, attribute, key = found.groups()
+    value = getattr(importlib.import_module(module), attribute)
+    return value if key is None else value[key]
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """Where a chapter keeps an experiment: the experiment function of its module and the
+    stored result the chapter loads, so that ``lrlab reproduce NAME --scale cpu`` runs
+    exactly that experiment and stores it where the chapter finds it.
+
+    Attributes
+    ----------
+    runner : str
+        ``"module:function"``, the chapter module's ``experiment(config) -> dict``.
+    result : str
+        The results-file stem the chapter loads (:func:`lrlab.results.load_or_run`).
+    config : str
+        Reference (:func:`resolve`) to the configuration of that stored result.
+    small : str
+        Reference to the small variant the chapter runs when no stored result matches.
+    smoke : dict
+        ``{scale: overrides}``: keys replaced (one level down for dict values) for a smoke
+        run of the runner at that scale, seconds long.
+    """
+
+    runner: str
+    result: str
+    config: str
+    small: str
+    smoke: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -30,11 +86,15 @@ class Experiment:
         Key of the paper in the book's ``references.bib``.
     claim : str
         The paper's claim (and its numbers, where we quote them) in a few sentences.
-    kind : {"sweep", "range_test", "tracked"}
+    kind : {"sweep", "range_test", "chapter"}
+        How the paper scale runs (and the CPU scale, unless ``chapter`` is given):
+        ``"chapter"`` runs the chapter's experiment function on ``configs["paper"]``.
     configs : dict
-        ``{"cpu": config, "paper": config}``, JSON-plain.
-    needs : str, optional
-        ``"module:attribute"`` of lrlab that a ``tracked`` entry requires.
+        ``{"cpu": config, "paper": config}``, JSON-plain; with ``chapter``, ``"cpu"`` is
+        the chapter's own configuration and is not given here.
+    chapter : Chapter, optional
+        The chapter module that runs the CPU scale (and the paper scale when ``kind`` is
+        ``"chapter"``).
     """
 
     name: str
@@ -43,33 +103,44 @@ class Experiment:
     claim: str
     kind: str
     configs: Mapping[str, Mapping[str, Any]] = field(repr=False)
-    needs: str | None = None
+    chapter: Chapter | None = None
+
+    def delegated(self, scale: str) -> bool:
+        """Whether the chapter module's experiment function runs ``scale``."""
+        check_scale(scale)
+        return self.chapter is not None and (scale == "cpu" or self.kind == "chapter")
 
     def config(self, scale: str) -> dict[str, Any]:
         """A copy of the configuration at ``scale`` (``"cpu"`` or ``"paper"``)."""
         check_scale(scale)
+        if scale == "cpu" and self.chapter is not None:
+            return copy.deepcopy(dict(resolve(self.chapter.config)))
         return copy.deepcopy(dict(self.configs[scale]))
 
-    def runs(self, scale: str) -> int:
-        """How many training runs (or range tests) the scale's configuration holds."""
+    def runs(self, scale: str) -> int | None:
+        """How many training runs (or range tests) the scale's configuration holds; None
+        where the chapter's experiment function runs the scale (it decides)."""
+        if self.delegated(scale):
+            return None
         config = self.config(scale)
         if self.kind == "sweep":
             from lrlab import sweep
 
             return len(sweep.expand(config["grid"]))
-        if self.kind == "range_test":
-            return len(config["seeds"])
-        return len(config["schedules"]) * len(config["lrs"]) * len(config["seeds"])
+        return len(config["seeds"])  # a range test per seed
 
-    def work(self, scale: str) -> int:
+    def work(self, scale: str) -> int | None:
         """Training examples processed (passes × set size, summed over runs): with the
-        images/s ``lrlab bench train`` measures, the run's cost in seconds.
+        images/s ``lrlab bench train`` measures, the run's cost in seconds. None where the
+        chapter's experiment function runs the scale.
 
         Examples
         --------
         >>> REGISTRY["clr"].work("paper") == 3 * (140 + 50) * 50_000
         True
         """
+        if self.delegated(scale):
+            return None
         config = self.config(scale)
         if self.kind == "sweep":
             from lrlab import sweep
@@ -77,11 +148,8 @@ class Experiment:
             return sum(
                 c["epochs"] * TRAIN_EXAMPLES[c["data"]] for c in sweep.expand(config["grid"])
             )
-        if self.kind == "range_test":
-            test = config["test"]
-            return len(config["seeds"]) * test["num_iter"] * test["batch_size"]
-        size = config.get("subset") or TRAIN_EXAMPLES[config["data"]]
-        return self.runs(scale) * config["epochs"] * size
+        test = config["test"]  # a range test
+        return len(config["seeds"]) * test["num_iter"] * test["batch_size"]
 
 
 def check_scale(scale: str) -> None:
@@ -92,8 +160,23 @@ def check_scale(scale: str) -> None:
 
 # --- the registry -------------------------------------------------------------------------
 
-_MNIST1D = {"data": "mnist1d", "model": "cnn1d", "batch_size": 128, "seed": [0, 1, 2]}
-_CPU_RATES = [0.05, 0.2]
+# A smoke run of lrlab.stability_experiments's experiment: one seed, one epoch of each part.
+_STABILITY_SMOKE = {
+    "seeds": [0],
+    "probe_size": 16,
+    "schedules": {
+        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 1, "batch_size": 512, "every": 4},
+        "digits": {"model": "mlp", "lr": 0.05, "epochs": 1, "batch_size": 512, "every": 1},
+    },
+    "batch_vs_rate": {"batch_size": 512, "factor": 2, "epochs_before": 1, "epochs_after": 1},
+    "edge": {"lrs": [0.5], "steps": 3, "sharpness_every": 3},
+}
+# ... and of lrlab.restarts's: one seed, one epoch, a short range test.
+_RESTARTS_SMOKE = {
+    "epochs": 1,
+    "seeds": [0],
+    "range_test": {"start_lr": 0.01, "num_iter": 30, "drop": 1e-6},
+}
 
 
 def _step(milestones, gamma=0.1, label="step"):
@@ -122,15 +205,27 @@ _SEONG = Experiment(
         "ResNet-110."
     ),
     kind="sweep",
-    configs={
-        "cpu": {
-            "grid": {
-                **_MNIST1D,
-                "epochs": 20,
-                "lr": _CPU_RATES,
-                "schedule": [_step([10, 15]), *_PEAKS],
+    chapter=Chapter(
+        runner="lrlab.flatness:run",
+        result="flat_minima_mnist1d",
+        config="lrlab.flatness:CONFIG",
+        small="lrlab.flatness:CPU_CONFIG",
+        smoke={
+            "cpu": {
+                "schedules": ["step", "gaussian"],
+                "seeds": [0],
+                "epochs": 1,
+                "sharpness_every": 1,
+                "sharpness_examples": 32,
+                "directions": 1,
+                "random_radii": [-1.0, 1.0, 3],
+                "path_points": 3,
+                "probe_examples": 50,
+                "surface_points": 3,
             }
         },
+    ),
+    configs={
         # The budget of He et al. (2016)'s CIFAR-10 ResNets: 164 epochs of batch 128,
         # lr 0.1 divided by 10 at epochs 82 and 123, momentum 0.9, weight decay 1e-4.
         "paper": {
@@ -158,25 +253,14 @@ _SGDR = Experiment(
         "reports 3.14% test error on CIFAR-10 and 16.21% on CIFAR-100 (its abstract)."
     ),
     kind="sweep",
+    chapter=Chapter(
+        runner="lrlab.restarts:sgdr_experiment",
+        result="restarts_sgdr_mnist1d",
+        config="lrlab.restarts:CONFIGS[restarts_sgdr_mnist1d]",
+        small="lrlab.restarts:CPU_CONFIGS[restarts_sgdr_mnist1d]",
+        smoke={"cpu": {**_RESTARTS_SMOKE, "first_cycle_epochs": 1, "cycle_mult": 1}},
+    ),
     configs={
-        "cpu": {
-            "grid": {
-                **_MNIST1D,
-                "epochs": 15,  # = 1 + 2 + 4 + 8: four whole SGDR cycles
-                "lr": _CPU_RATES,
-                "schedule": [
-                    _step([5, 9, 12], gamma=0.2, label="step (/5)"),
-                    {"name": "cosine", "label": "cosine"},
-                    {
-                        "name": "sgdr",
-                        "first_cycle": 1,
-                        "cycle_mult": 2,
-                        "unit": "epoch",
-                        "label": "SGDR T0=1, Tmult=2",
-                    },
-                ],
-            }
-        },
         # WRN-28-10, batch 128, momentum 0.9, weight decay 5e-4. Baseline: lr 0.1 divided
         # by 5 at epochs 60, 120, 160 of 200; SGDR: lr 0.05, T0 = 10, Tmult = 2, 150 epochs.
         "paper": {
@@ -218,25 +302,14 @@ _CLR = Experiment(
         "in 25,000 iterations, which the fixed rate needs 70,000 iterations for."
     ),
     kind="sweep",
+    chapter=Chapter(
+        runner="lrlab.restarts:clr_experiment",
+        result="restarts_clr_mnist1d",
+        config="lrlab.restarts:CONFIGS[restarts_clr_mnist1d]",
+        small="lrlab.restarts:CPU_CONFIGS[restarts_clr_mnist1d]",
+        smoke={"cpu": {**_RESTARTS_SMOKE, "step_size_epochs": 1, "exp_range_halving_epochs": 2}},
+    ),
     configs={
-        "cpu": {
-            "grid": [
-                {**_MNIST1D, "epochs": 15, "lr": _CPU_RATES, "schedule": "constant"},
-                {
-                    **_MNIST1D,
-                    "epochs": 6,
-                    "lr": _CPU_RATES,
-                    "schedule": {
-                        "name": "cyclic",
-                        "base_lr_ratio": 0.1,
-                        "step_size_up": 1,
-                        "mode": "triangular2",
-                        "unit": "epoch",
-                        "label": "triangular2",
-                    },
-                },
-            ]
-        },
         # Batch 100 (500 iterations per epoch): fixed 0.001 for 70,000 iterations (140
         # epochs) against triangular2 between 0.001 and 0.006 with a stepsize of 2,000
         # iterations (4 epochs) for 25,000 iterations (50 epochs). small_cnn stands in for
@@ -318,30 +391,47 @@ _SNAPSHOTS = Experiment(
         "softmax outputs beats the single model of the same budget; with DenseNets the "
         "paper reports 3.4% test error on CIFAR-10 and 17.4% on CIFAR-100 (its abstract)."
     ),
-    kind="tracked",
-    needs="lrlab.ensembles",
-    configs={
-        "cpu": {
-            "data": "mnist1d",
-            "model": "cnn1d",
-            "epochs": 30,
-            "batch_size": 128,
-            "cycles": 5,
-            "lrs": [0.2],
-            "schedules": ["cyclic_cosine"],
-            "seeds": [0, 1, 2],
+    kind="chapter",
+    chapter=Chapter(
+        runner="lrlab.restarts:snapshot_experiment",
+        result="restarts_snapshots_mnist1d",
+        config="lrlab.restarts:CONFIGS[restarts_snapshots_mnist1d]",
+        small="lrlab.restarts:CPU_CONFIGS[restarts_snapshots_mnist1d]",
+        smoke={
+            "cpu": {**_RESTARTS_SMOKE, "independent_models": 1},
+            # Full batch on the synthetic archive's 40 images, so that the range test's
+            # loss falls; 4 steps, so that step decay has two milestones.
+            "paper": {
+                **_RESTARTS_SMOKE,
+                "independent_models": 1,
+                "batch_size": 40,
+                "epochs": 4,
+                "cycles": 2,
+                "range_test": {**_RESTARTS_SMOKE["range_test"], "num_iter": 8},
+            },
         },
-        # ResNet-110 (the paper's DenseNets are not in lrlab.models): 200 epochs in M = 5
-        # cosine cycles restarting at 0.2.
+    ),
+    configs={
+        # The chapter's experiment with ResNet-110 (the paper's DenseNets are not in
+        # lrlab.models): 200 epochs in M = 5 cosine cycles from the range test's upper
+        # bound, against step decay and against independently trained models.
         "paper": {
-            "data": "cifar10",
+            "dataset": "cifar10",
             "model": "resnet110",
-            "epochs": 200,
             "batch_size": 64,
-            "cycles": 5,
-            "lrs": [0.2],
-            "schedules": ["cyclic_cosine"],
+            "momentum": 0.9,
+            "weight_decay": 1e-4,
+            "range_test": {
+                "start_lr": 1e-4,
+                "end_lr": 10.0,
+                "num_iter": 400,
+                "drop": 0.01,
+                "seed": 0,
+            },
+            "epochs": 200,
             "seeds": [0],
+            "cycles": 5,
+            "independent_models": 2,
         },
     },
 )
@@ -355,30 +445,60 @@ _STABILITY = Experiment(
         "activations and backward signals stop jumping between regimes; the source argues "
         "it with ResNet-18 on CIFAR-10 and gives no numbers."
     ),
-    kind="tracked",
-    needs="lrlab.stability:StabilityTracker",
-    configs={
-        "cpu": {
-            "data": "mnist1d",
-            "model": "cnn1d",
-            "epochs": 15,
-            "batch_size": 128,
-            "lrs": [0.1],
-            "schedules": ["constant", _step([8, 12]), "cosine"],
-            "seeds": [0, 1, 2],
-            "probe": 256,
-            "every": 10,
+    kind="chapter",
+    chapter=Chapter(
+        runner="lrlab.stability_experiments:run",
+        result="network_stability",
+        config="lrlab.stability_experiments:CONFIG",
+        small="lrlab.stability_experiments:CPU_CONFIG",
+        smoke={
+            "cpu": _STABILITY_SMOKE,
+            "paper": {
+                **_STABILITY_SMOKE,
+                "schedules": {
+                    "cifar10": {
+                        "model": "resnet18",
+                        "lr": 0.1,
+                        "epochs": 1,
+                        "batch_size": 10,  # 4 steps: two step-decay milestones
+                        "every": 1,
+                    }
+                },
+            },
         },
+    ),
+    configs={
+        # The chapter's experiment with ResNet-18 on CIFAR-10 in place of its two small
+        # data sets (100 epochs, batch 128); its batch-versus-rate and full-batch parts
+        # stay the chapter's.
         "paper": {
-            "data": "cifar10",
-            "model": "resnet18",
-            "epochs": 100,
-            "batch_size": 128,
-            "lrs": [0.1],
-            "schedules": ["constant", _step([50, 75]), "cosine"],
-            "seeds": [0],
-            "probe": 256,
-            "every": 50,
+            "seeds": [0, 1, 2],
+            "probe_size": 256,
+            "schedules": {
+                "cifar10": {
+                    "model": "resnet18",
+                    "lr": 0.1,
+                    "epochs": 100,
+                    "batch_size": 128,
+                    "every": 50,
+                }
+            },
+            "batch_vs_rate": {
+                "data": "mnist1d",
+                "model": "cnn1d",
+                "lr": 0.05,
+                "batch_size": 32,
+                "factor": 4,
+                "epochs_before": 12,
+                "epochs_after": 12,
+                "every": 8,
+            },
+            "edge": {
+                "hidden": [64, 64],
+                "lrs": [0.2, 0.5, 1.0, 2.0],
+                "steps": 400,
+                "sharpness_every": 20,
+            },
         },
     },
 )
@@ -393,33 +513,69 @@ _EOS = Experiment(
         "keeps falling, non-monotonically; the paper shows it on a 5,000-image subset of "
         "CIFAR-10."
     ),
-    kind="tracked",
-    needs="lrlab.curvature:SharpnessTracker",
-    configs={
-        "cpu": {
-            "data": "digits",
-            "subset": 1000,
-            "model": "mlp",
-            "epochs": 400,  # full batch: one step per epoch
-            "lrs": [0.05, 0.1],
-            "schedules": ["constant"],
-            "seeds": [0],
-            "every": 10,
+    kind="chapter",
+    chapter=Chapter(
+        runner="lrlab.edge:edge_of_stability",
+        result="edge_of_stability",
+        config="lrlab.edge:EDGE_OF_STABILITY",
+        small="lrlab.edge:EDGE_OF_STABILITY_CPU",
+        smoke={
+            scale: {"base": {"examples": 20, "hidden": [8], "steps": 2, "every": 1}, "seeds": [0]}
+            for scale in SCALES
         },
+    ),
+    configs={
+        # The chapter's runs on the first 5,000 CIFAR-10 images, 2,000 full-batch steps.
+        "paper": {
+            "base": {
+                "data": "cifar10",
+                "examples": 5000,
+                "hidden": [200, 200],
+                "steps": 2000,
+                "every": 20,
+            },
+            "seeds": [0],
+            "runs": {"gd-0.01": {"lr": 0.01}, "gd-0.02": {"lr": 0.02}, "gd-0.04": {"lr": 0.04}},
+        },
+    },
+)
+
+_CATAPULT = Experiment(
+    name="catapult",
+    title="The catapult phase of a wide ReLU network (Lewkowycz et al. 2020)",
+    cite="lewkowycz2020catapult",
+    claim=(
+        "With rate eta and initial sharpness lambda0, training is lazy below 2/lambda0, "
+        "catapults between 2/lambda0 and a maximal rate (the loss first grows, the sharpness "
+        "falls below 2/eta, then training converges to a flatter minimum) and diverges "
+        "above; for ReLU networks the paper finds that maximal rate near 12/lambda0."
+    ),
+    kind="chapter",
+    chapter=Chapter(
+        runner="lrlab.catapult:relu_catapult",
+        result="relu_catapult",
+        config="lrlab.catapult:RELU_CATAPULT",
+        small="lrlab.catapult:RELU_CATAPULT_CPU",
+        smoke={
+            scale: {"examples": 8, "width": 16, "ratios": [1.0], "seeds": [0], "steps": 2}
+            for scale in SCALES
+        },
+    ),
+    configs={
+        # Wider, on two classes of CIFAR-10 (airplane against automobile).
         "paper": {
             "data": "cifar10",
-            "subset": 5000,
-            "model": "mlp",
-            "epochs": 2000,
-            "lrs": [0.01, 0.02, 0.04],
-            "schedules": ["constant"],
-            "seeds": [0],
-            "every": 20,
+            "classes": [0, 1],
+            "examples": 512,
+            "width": 8192,
+            "ratios": [0.5, 1.0, 1.5, 1.9, 2.2, 2.6, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0],
+            "seeds": [0, 1, 2],
+            "steps": 200,
         },
     },
 )
 
 #: Every experiment, by name.
 REGISTRY: dict[str, Experiment] = {
-    e.name: e for e in (_SEONG, _SNAPSHOTS, _SGDR, _CLR, _STABILITY, _EOS, _RANGE_TEST)
+    e.name: e for e in (_SEONG, _SNAPSHOTS, _SGDR, _CLR, _STABILITY, _EOS, _CATAPULT, _RANGE_TEST)
 }
