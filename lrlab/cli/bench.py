@@ -8,7 +8,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from lrlab.cli.options import add_model_options, add_optimizer_options, build_model, positive_int
+from lrlab.cli.options import (
+    add_model_options,
+    add_optimizer_options,
+    build_model,
+    optimizer_kwargs,
+    positive_int,
+)
 
 __all__ = ["BF16_DATASHEET_PEAKS", "add_bench_command", "datasheet_peak", "run_bench_train"]
 
@@ -170,13 +176,8 @@ def run_bench_train(args: argparse.Namespace) -> int:
             model,
             device,
             lr=0.01,
-            optimizer=args.optimizer,
-            momentum=args.momentum,
-            nesterov=args.nesterov,
-            weight_decay=args.weight_decay,
-            precision=args.precision,
-            channels_last=args.channels_last,
             compile=compiled,
+            **optimizer_kwargs(args),
         )
         for pipeline, batches in (
             ("device-resident (lrlab.data)", _forever(resident)),

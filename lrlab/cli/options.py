@@ -169,6 +169,19 @@ def add_optimizer_options(
         )
 
 
+def optimizer_kwargs(args: argparse.Namespace) -> dict:
+    """The options of :func:`add_optimizer_options` (but the batch size and ``--compile``)
+    as keyword arguments of ``train.fit`` and ``step.prepare``."""
+    return {
+        "optimizer": args.optimizer,
+        "momentum": args.momentum,
+        "nesterov": getattr(args, "nesterov", False),
+        "weight_decay": args.weight_decay,
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+    }
+
+
 def load_data(args: argparse.Namespace):
     """The data set named by the data options."""
     import lrlab

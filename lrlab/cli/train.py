@@ -12,6 +12,7 @@ from lrlab.cli.options import (
     add_optimizer_options,
     build_model,
     load_data,
+    optimizer_kwargs,
     positive_int,
 )
 from lrlab.cli.schedule_options import add_schedule_options, schedule_from_args
@@ -126,13 +127,8 @@ def run_train(args: argparse.Namespace) -> int:
         schedule,
         args.epochs,
         batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        momentum=args.momentum,
-        nesterov=args.nesterov,
-        weight_decay=args.weight_decay,
-        precision=args.precision,
-        channels_last=args.channels_last,
         compile=args.compile,
+        **optimizer_kwargs(args),
         seed=args.seed,
         checkpoint=args.checkpoint,
         resume=args.resume,
