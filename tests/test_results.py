@@ -157,10 +157,15 @@ def test_bad_names_and_missing_files_are_reported(tmp_path):
         results.load_or_run("x", [1], lambda c: c, {}, root=tmp_path)
 
 
-def test_the_readme_says_whether_any_result_is_stored():
+def test_the_readme_says_which_results_are_stored():
     """README.md once promised stored results that did not exist; it now says what is true,
-    and this keeps it true when the first result lands (then change its words)."""
+    and this keeps it true as results land (then change its words)."""
     readme = (Path(lrlab.__file__).resolve().parents[1] / "README.md").read_text()
-    says_none = "None is stored yet" in readme and "empty so far" in readme
-    assert says_none == (results.available(results.PACKAGE_RESULTS) == [])
+    stored = results.available(results.PACKAGE_RESULTS)
+    devices = {
+        json.loads((results.PACKAGE_RESULTS / f"{name}.json").read_text())["provenance"]["device"]
+        for name in stored
+    }
+    assert ("None is stored yet" in readme) == (stored == [])
+    assert ("no GPU-scale result is stored yet" in readme) == (devices <= {"cpu"})
     assert "data/results" not in readme
