@@ -1,0 +1,41 @@
+"""Self-checks for the exercises of "Reproductions" (book/reproductions)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrlab import reproduce
+from lrlab.classroom.selfcheck import exercise
+
+
+@exercise(
+    "reproductions-ex-cost",
+    asks="the GPU-hours of the paper-scale SGDR entry at 4,000 images/s, one number",
+    hint="reproduce.get('sgdr').work('paper') counts the images; divide by the throughput and "
+    "by the seconds in an hour.",
+    rtol=1e-6,
+    close=0.1,
+)
+def _paper_gpu_hours():
+    return reproduce.get("sgdr").work("paper") / 4_000 / 3600
+
+
+@exercise(
+    "reproductions-ex-best",
+    asks="the rank correlation of λ_max and test accuracy over every final model of the "
+    "stored seong-peak result, one number",
+    hint="Take every run's final lambda_max and 1 - test_error, rank both (argsort of argsort) "
+    "and take np.corrcoef of the ranks.",
+    rtol=1e-6,
+    atol=1e-9,
+    close=0.2,
+)
+def _flatness_accuracy_rank_correlation():
+    runs = [
+        run
+        for label_runs in reproduce.load("seong-peak", "cpu")["result"]["runs"].values()
+        for run in label_runs
+    ]
+    sharp = np.array([run["final"]["lambda_max"] for run in runs])
+    accuracy = np.array([1 - run["final"]["test_error"] for run in runs])
+    return np.corrcoef(np.argsort(np.argsort(sharp)), np.argsort(np.argsort(accuracy)))[0, 1]
