@@ -264,6 +264,25 @@ def test_check_answers_match_the_closed_forms():
     assert rate == pytest.approx(1e-3 * growth**2, rel=1e-4)  # TEXP: eta_t s_t s_{t+1}
 
 
+def test_later_chapters_check_answers_match_the_closed_forms():
+    answer = {label: np.asarray(ex.expected(), dtype=float) for label, ex in EXERCISES.items()}
+    eta, beta = 0.01, 0.9  # Cohen et al. (2021): (2 + 2 beta)/eta; Nesterov 2(1 + b)/((1 + 2b) eta)
+    edges = [(2 + 2 * beta) / eta, 2 * (1 + beta) / ((1 + 2 * beta) * eta)]
+    np.testing.assert_allclose(answer["eos-ex-nesterov"], edges, rtol=1e-12)
+    np.testing.assert_allclose(answer["flat-minima-ex-cliff"], [2 / 20, 2 / 50], rtol=1e-12)
+    sgdr_ends = [10 * (2**k - 1) for k in (1, 2, 3, 4)]  # cycle k ends after T0 (2^k - 1) epochs
+    cyclic_ends = list(range(8, 150, 8))  # complete 3 + 5 epoch cycles only
+    assert answer["restarts-ex-ends"].tolist() == sgdr_ends + cyclic_ends
+    # CIFAR-10 and -100 (50,000 images each): step decay for 200 epochs, SGDR for 150
+    hours = 2 * (200 + 150) * 50_000 / 4_000 / 3600
+    assert answer["reproductions-ex-cost"] == pytest.approx(hours, rel=1e-12)
+    peaks = answer["eos-ex-width"]  # Lewkowycz et al. (2020): the peak loss grows like n
+    assert np.all((5 < peaks[1:] / peaks[:-1]) & (peaks[1:] / peaks[:-1] < 20))
+    near_edge = [2 / (2 - p) for p in (1.9, 1.99)]  # E g^2 of the noisy quadratic
+    np.testing.assert_allclose(answer["network-stability-ex-gradient-size"], near_edge, rtol=0.2)
+    assert -1 <= answer["reproductions-ex-best"] <= 1
+
+
 def test_markdown_sharing_a_cell_with_a_marker_is_kept():
     """The failure: the next exercise written in the cell of a ``{solution-end}`` (as in
     book/reproductions) vanished from the student copy with the whole cell."""
