@@ -150,6 +150,14 @@ def site_problems(page: Path) -> list[str]:
     outside = [tag.get("src") for tag in soup.select("script[src]")]
     outside += [tag.get("href") for tag in soup.select('link[rel~="stylesheet"][href]')]
     found += [f"{page}: loads {url} from outside the book" for url in outside if "//" in url]
+    # A Markdown table in a cell's output that the build did not turn into a <table> reads as
+    # a paragraph of pipes (myst-nb renders outputs as CommonMark, without tables, unless
+    # nb_render_markdown_format says otherwise).
+    for paragraph in soup.select("p"):
+        # (the typographer may have turned the rule's "---" into a dash)
+        if re.search(r"\|\s*:?(-{3,}|[\u2013\u2014]+):?\s*\|", paragraph.get_text()):
+            found.append(f"{page}: a Markdown table shown as text: {paragraph.get_text()[:60]!r}")
+            break
     return found
 
 

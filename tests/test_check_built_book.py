@@ -124,6 +124,17 @@ def test_widget_machinery_and_cdn_assets_are_reported(tmp_path, head, message):
     assert any(message in problem for problem in check.site_problems(page))
 
 
+def test_a_markdown_table_left_as_text_is_reported(tmp_path):
+    cells = complete_cells()
+    cells.append(cell("<p>| schedule | error |\n|---|---|\n| step | 5.6 |</p>"))
+    (problem,) = check.site_problems(write_page(tmp_path, cells))
+    assert "a Markdown table shown as text" in problem
+    dashed = complete_cells() + [cell("<p>| a | b |\n|\u2014|\u2014|\n| 1 | 2 |</p>")]
+    assert len(check.site_problems(write_page(tmp_path, dashed))) == 1
+    rendered = complete_cells() + [cell("<table><tr><td>step</td></tr></table>")]
+    assert check.site_problems(write_page(tmp_path, rendered)) == []
+
+
 def test_page_weight_counts_the_html_and_each_image_once(tmp_path):
     cells = complete_cells()
     cells.append(cell('<img src="../_images/figure.png">'))
