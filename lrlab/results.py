@@ -172,7 +172,12 @@ def _plain(value) -> Any:
 
 
 def _shown(path: Path) -> str:
-    """The path as a reader should see it: relative to the working directory."""
+    """The path as a reader should see it: a stored result of the package as
+    ``lrlab/results_data/<name>.json`` (wherever lrlab is installed), any other path
+    relative to the working directory."""
+    path = Path(path).resolve()
+    if path.parent == PACKAGE_RESULTS.resolve():
+        return f"lrlab/results_data/{path.name}"
     try:
         return os.path.relpath(path)
     except ValueError:  # another drive on Windows

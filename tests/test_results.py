@@ -169,3 +169,10 @@ def test_the_readme_says_which_results_are_stored():
     assert ("None is stored yet" in readme) == (stored == [])
     assert ("no GPU-scale result is stored yet" in readme) == (devices <= {"cpu"})
     assert "data/results" not in readme
+
+
+def test_a_stored_result_of_the_package_is_shown_by_its_place_in_lrlab(tmp_path, monkeypatch):
+    """Pages printed the CI machine's absolute path (/tmp/.../lrlab/results_data/x.json)."""
+    monkeypatch.chdir(tmp_path)
+    assert results._shown(results.PACKAGE_RESULTS / "x.json") == "lrlab/results_data/x.json"
+    assert results._shown(tmp_path / "y.json") == "y.json"
