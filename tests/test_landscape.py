@@ -193,7 +193,7 @@ def test_batched_surface_equals_one_point_at_a_time(name, shape):
 
 def test_a_loss_vmap_cannot_run_falls_back_to_one_point_at_a_time(batch, monkeypatch):
     # batched=None tries vmap where it pays (GPUs); pretend this device is one
-    monkeypatch.setattr(landscape, "_batch_by_default", lambda device: True)
+    monkeypatch.setattr(landscape._evaluate, "_batch_by_default", lambda device: True)
     model = relu_net()
     plain = landscape.batch_loss(*batch)
 
