@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from lrlab import dynamics, plots, scrubber, widgets
+from lrlab.widgets import schedule as schedule_widgets
 
 
 @pytest.fixture
@@ -221,7 +222,7 @@ def test_schedule_explorer_scrubs_one_parameter_on_a_fixed_axis(static):
 
 
 def test_schedule_frames_share_the_learning_rate_axis():
-    ylim = widgets._shared_ylim("one_cycle", 100, "max_lr", [0.01, 1.0], logy=True)
+    ylim = schedule_widgets._shared_ylim("one_cycle", 100, "max_lr", [0.01, 1.0], logy=True)
     low = widgets.make_schedule("one_cycle", 100, max_lr=0.01)(np.arange(100)).min()
     assert ylim == pytest.approx((low / 1.5, 1.5))
     fig = widgets.schedule_figure("one_cycle", 100, ylim=ylim, max_lr=0.01)
