@@ -1,5 +1,5 @@
-"""Running configs: :func:`run_one` (one run, pure), :func:`run` (a grid, cached, in-process or
-on Ray Tune)."""
+"""Running configs: :func:`run_one` (one run, pure), :func:`run` (a grid, cached, in-process,
+on Ray Tune, or stacked with ``torch.func`` by :mod:`lrlab.sweep.vmap`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from lrlab.sweep.grid import config_key, expand, make_schedule, normalize
 
 __all__ = ["ENGINES", "StopAfter", "run", "run_one"]
 
-ENGINES = ("local", "ray")
+ENGINES = ("local", "ray", "vmap")
 
 _DATASETS: dict[tuple, Any] = {}
 
@@ -178,9 +178,13 @@ def run(
     ----------
     grid : mapping or sequence of mappings
         See :func:`expand`.
-    engine : {"local", "ray"}
+    engine : {"local", "ray", "vmap"}
         ``"local"``: in this process, one after the other. ``"ray"``: trials of Ray Tune
-        (``pip install 'lrlab[sweep]'``), same results.
+        (``pip install 'lrlab[sweep]'``), same results. ``"vmap"``: in this process, the
+        configs that differ only in seed, lr and schedule trained at once as one stack
+        of models with ``torch.func`` (:mod:`lrlab.sweep.vmap`; SGD, fp32, models
+        without BatchNorm or dropout, digits and MNIST-1D); same results up to float
+        rounding, ``wall_time_s`` is the stack's time divided by its size.
     cache : path or None
         Folder of one ``<config_key>.json`` per finished run (written atomically as each
         run ends); runs found there are not run again. ``None`` caches nothing.
@@ -190,14 +194,14 @@ def run(
     data_root : path
         Data folder (CIFAR, MNIST-1D).
     progress : bool
-        A progress bar over the grid (local engine).
+        A progress bar over the grid (local engine) or the stacks' epochs (vmap engine).
     address : str, optional
         Ray cluster to connect to (``"ray://head:10001"``, ``"auto"``); by default
         ``RAY_ADDRESS`` if set, else a new local instance.
     resources : mapping, optional
         Per Ray trial, e.g. ``{"cpu": 1, "gpu": 0.25}``; default ``{"cpu": 1}``.
     max_steps : int, optional
-        Smoke test: stop every run after this many steps (local engine only); nothing
+        Smoke test: stop every run after this many steps (local and vmap engines); nothing
         is read from or written to the cache.
 
     Returns
@@ -211,8 +215,8 @@ def run(
     configs = expand(grid)
     keys = [config_key(c) for c in configs]
     if max_steps is not None:
-        if engine != "local":
-            raise ValueError("max_steps (a smoke test) runs with engine='local' only")
+        if engine == "ray":
+            raise ValueError("max_steps (a smoke test) runs with engine='local' or 'vmap' only")
         cache = None  # a cut-short run is not the config's result
     cache = Path(cache) if cache is not None else None
     done = {k: r for k, c in zip(keys, configs, strict=True) if (r := _cached(cache, k, c))}
@@ -231,6 +235,20 @@ def run(
             bar.set_postfix(last_acc="diverged" if acc is None else f"{acc:.3f}", refresh=False)
             bar.update()
         bar.close()
+    elif engine == "vmap":
+        from lrlab.sweep.vmap import run_stacks
+
+        stacked = run_stacks(
+            todo,
+            device=device,
+            data_root=data_root,
+            command=command,
+            progress=progress,
+            max_steps=max_steps,
+        )
+        for key, result in stacked:
+            done[key] = result
+            _store(cache, key, todo[key], result)
     elif todo:
         for key, result in _run_ray(todo, address, resources, data_root, command).items():
             done[key] = result
