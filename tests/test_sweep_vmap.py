@@ -4,11 +4,11 @@ kept to its member, caches shared between engines.
 
 Tolerances. The stacked arithmetic (batched matrix products, grouped convolutions) rounds
 differently from one model's, by about 1e-7 relatively per step, and training carries
-that along. At the rates used here the two engines' test losses agree to about 1e-6
-relatively (3e-7 measured); we allow 1e-5. (At rates near the edge of stability, lr 0.2 with Nesterov
-momentum on MNIST-1D, the differences grow to 1e-3 and a few test examples, exactly as
-much as the sequential engine itself moves between one and two CPU threads.) Accuracies
-may differ by one test example, where a logit sits on a tie to rounding.
+that along. At the rates used here the two engines' test losses agree to 3e-7
+relatively (measured); we allow 1e-5. At rates near the edge of stability (lr 0.2 with
+Nesterov momentum on MNIST-1D) the differences grow to 1e-3 and a few test examples,
+exactly as much as the sequential engine itself moves between one and two CPU threads.
+Accuracies may differ by one test example, where two logits tie up to rounding.
 """
 
 from __future__ import annotations

@@ -42,7 +42,9 @@ def add_sweep_command(subparsers) -> None:
         "run. Each finished run is cached under --cache by a hash of its config, so an "
         "interrupted sweep resumes and a finished one is free. With --engine ray the runs "
         "are Ray Tune trials: a local Ray instance, or the cluster at --address / "
-        "RAY_ADDRESS (pip install 'lrlab[sweep]').",
+        "RAY_ADDRESS (pip install 'lrlab[sweep]'). With --engine vmap the runs that differ "
+        "only in seed, lr and schedule train at once as one stack of models (torch.func; "
+        "SGD, fp32, no BatchNorm or dropout; same results up to float rounding).",
         epilog='example grid: {"data": "mnist1d", "model": "cnn1d", "epochs": 10, '
         '"lr": [0.05, 0.1, 0.2], "seed": [0, 1, 2], "schedule": ["cosine", '
         '{"name": "multistep", "milestones": [5, 8], "unit": "epoch"}]}',

@@ -13,12 +13,17 @@ stopped and a finished one costs nothing. Engines:
 - ``"ray"``: `Ray Tune <https://docs.ray.io/en/latest/tune/>`_ (the ``lrlab[sweep]``
   extra). Without an address it starts a quiet local Ray instance; with ``address=`` or
   ``RAY_ADDRESS`` the same trials run on a cluster, each with ``resources`` such as
-  ``{"cpu": 1, "gpu": 0.25}`` (four small runs share one GPU). Same results.
+  ``{"cpu": 1, "gpu": 0.25}`` (four small runs share one GPU). Same results;
+- ``"vmap"``: in this process, the configs that differ only in seed, rate and schedule
+  trained at once, their models stacked with ``torch.func`` (:mod:`~lrlab.sweep.vmap`:
+  SGD in fp32, models without BatchNorm or dropout, digits and MNIST-1D; anything else
+  is refused before any work). The same results up to float rounding; it pays where one
+  tiny model leaves the device idle (``benchmarks/sweep_vmap.py`` measures it).
 
 :func:`table` and :func:`plot` gather the records (accuracy against the rate, one line
 per schedule, the seeds' spread as a band). The package holds one file per idea:
-:mod:`~lrlab.sweep.grid` (grids, configs, schedules), :mod:`~lrlab.sweep.engines` (running)
-and :mod:`~lrlab.sweep.gather` (tables and plots).
+:mod:`~lrlab.sweep.grid` (grids, configs, schedules), :mod:`~lrlab.sweep.engines` (running),
+:mod:`~lrlab.sweep.vmap` (the stacked engine) and :mod:`~lrlab.sweep.gather` (tables and plots).
 
 A schedule is named by a factory of :mod:`lrlab.schedules` with its parameters; the run's
 ``lr`` fills the factory's ``lr`` (or ``max_lr``), ``total_steps`` defaults to the run's

@@ -307,15 +307,10 @@ def _train_stack(configs: list[dict], device, data_root: str, command, max_steps
     total = (
         steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
     )
+    schedules = [make_schedule(c["schedule"], c["lr"], steps_per_epoch, epochs) for c in configs]
+    # (steps, M): fit's rate of every step, rounded to float32 as SGD applies it.
     rates = torch.tensor(
-        [
-            [
-                _lr_at(make_schedule(c["schedule"], c["lr"], steps_per_epoch, epochs), t)
-                for c in configs
-            ]
-            for t in range(total)
-        ],
-        dtype=torch.float32,
+        [[_lr_at(s, t) for s in schedules] for t in range(total)], dtype=torch.float32
     ).to(device)
     nets = []
     for config in configs:  # as run_one: seed, then build
