@@ -29,9 +29,11 @@ records (the others train on: vmap keeps the members' arithmetic apart).
 
 The numbers agree with the sequential engine up to float rounding: the stacked
 arithmetic (batched matrix products, grouped convolutions) rounds differently from one
-model's, by about 1e-7 relatively per step, and training carries that along. Over the
-few epochs of a CPU sweep, test losses agree to about 1e-4 relatively and accuracies to
-a test example or so (``tests/test_sweep_vmap.py`` measures it).
+model's, by about 1e-7 relatively per step, and training carries that along. At moderate
+rates, test losses agree to about 1e-6 relatively and accuracies exactly; near the edge
+of stability the differences grow (to about 1e-3 and a test example or so), as much as
+the sequential engine's own results move between one and two CPU threads
+(``tests/test_sweep_vmap.py``, ``benchmarks/sweep_vmap.py``).
 
 What it cannot do, it refuses before any work, with a ``ValueError`` pointing to engine
 ``"local"``: models with buffers (BatchNorm) or dropout, optimizers other than SGD,
