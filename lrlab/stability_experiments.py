@@ -21,6 +21,7 @@ no stored result matches.
 from __future__ import annotations
 
 import copy
+import os
 import time
 import warnings
 from typing import Any
@@ -250,22 +251,27 @@ def _edge(config, datasets) -> dict[str, Any]:
     return out
 
 
-def _load_datasets(config: dict[str, Any]) -> dict[str, data.Dataset]:
-    device = torch.device("cpu")  # small models: the CPU is fast and deterministic
+def _load_datasets(config: dict[str, Any], device, data_root) -> dict[str, data.Dataset]:
     names = {*config["schedules"], config["batch_vs_rate"]["data"], "digits"}
-    return {name: data.load(name, device=device) for name in sorted(names)}
+    return {name: data.load(name, root=data_root, device=device) for name in sorted(names)}
 
 
-def _run_part(config: dict[str, Any], part: str, name: str | None = None):
+def _run_part(config: dict[str, Any], part: str, name: str | None, device, data_root):
     """One experiment (``name``: one data set of the schedules), on one CPU thread."""
     torch.set_num_threads(1)
-    datasets = _load_datasets(config)
+    datasets = _load_datasets(config, device, data_root)
     if part == "schedules":
         return _schedule_runs({**config, "schedules": {name: config["schedules"][name]}}, datasets)
     return {"batch_vs_rate": _batch_vs_rate, "edge": _edge}[part](config, datasets)
 
 
-def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
+def run(
+    config: dict[str, Any],
+    jobs: int = 1,
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+) -> dict[str, Any]:
     """Run every experiment of ``config`` (:data:`CONFIG` or :data:`CPU_CONFIG`).
 
     Parameters
@@ -275,6 +281,12 @@ def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
         Processes to spread the experiments over (one per data set of the schedules,
         one for ``batch_vs_rate``, one for ``edge``); each uses one thread. The results
         do not depend on it.
+    device : torch.device or str
+        Where the data and the networks live: the CPU (small models: fast and
+        deterministic) for the chapter's stored runs, a GPU for the paper's scale
+        (``lrlab reproduce network-stability --scale paper``).
+    data_root : path
+        Data folder (MNIST-1D's cache, CIFAR's archives).
 
     Returns
     -------
@@ -292,14 +304,17 @@ def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
     parts += [("batch_vs_rate", None), ("edge", None)]
     if jobs == 1:
         threads = torch.get_num_threads()
-        outputs = [_run_part(config, part, name) for part, name in parts]
+        outputs = [_run_part(config, part, name, device, data_root) for part, name in parts]
         torch.set_num_threads(threads)
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
         with ProcessPoolExecutor(min(jobs, len(parts)), mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_part, config, part, name) for part, name in parts]
+            futures = [
+                pool.submit(_run_part, config, part, name, str(device), str(data_root))
+                for part, name in parts
+            ]
             outputs = [f.result() for f in futures]
     result: dict[str, Any] = {"schedules": {}}
     for (part, _), output in zip(parts, outputs, strict=True):
