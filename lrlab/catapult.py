@@ -37,6 +37,7 @@ __all__ = [
     "relu_catapult",
     "step",
     "summary",
+    "training_examples",
 ]
 
 
@@ -365,6 +366,29 @@ def relu_catapult(
     for key, value in numbers.items():
         out[key] = np.reshape(value, shape).tolist()
     return _nan_to_none(out)
+
+
+def training_examples(config: dict, sizes: dict[str, int]) -> int:
+    """Training examples :func:`relu_catapult` processes at most (a diverging run stops
+    early; the sharpness measurements aside): ``steps`` full-batch steps on ``examples``
+    examples per seed and ratio.
+
+    Parameters
+    ----------
+    config : dict
+        As :func:`relu_catapult` takes it (its two classes are assumed to hold at least
+        ``examples`` training examples).
+    sizes : dict
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> training_examples(RELU_CATAPULT_CPU, {"digits": 1347}) == 1 * 3 * 60 * 64
+    True
+    """
+    config = {**RELU_CATAPULT, **config}
+    examples = min(config["examples"], sizes[config["data"]])
+    return len(config["seeds"]) * len(config["ratios"]) * config["steps"] * examples
 
 
 def _nan_to_none(value):

@@ -34,6 +34,7 @@ __all__ = [
     "run",
     "stack",
     "subset",
+    "training_examples",
 ]
 
 
@@ -293,6 +294,35 @@ def edge_of_stability(
         name: [run({**base, **options, "seed": seed}, data) for seed in config["seeds"]]
         for name, options in config["runs"].items()
     }
+
+
+def training_examples(config: dict, sizes: dict[str, int]) -> int:
+    """Training examples :func:`edge_of_stability` processes (its sharpness measurements
+    aside): per run and seed, ``steps`` steps of ``batch_size`` (full batch by default) on
+    the first ``examples`` training examples.
+
+    Parameters
+    ----------
+    config : dict
+        As :func:`edge_of_stability` takes it.
+    sizes : dict
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> tiny = {"base": {"examples": 50, "steps": 4}, "seeds": [0, 1],
+    ...         "runs": {"gd": {"lr": 0.1}, "sgd": {"lr": 0.1, "batch_size": 25}}}
+    >>> training_examples(tiny, {"digits": 1347}) == 2 * (4 * 50 + 4 * 25)
+    True
+    """
+    base = {**RUN_DEFAULTS, **config["base"]}
+    total = 0
+    for options in config["runs"].values():
+        run_config = {**base, **options}
+        n = min(run_config["examples"], sizes[run_config["data"]])
+        batches = -(-n // (run_config["batch_size"] or n))  # steps per pass
+        total += run_config["steps"] // batches * n
+    return len(config["seeds"]) * total
 
 
 def stack(seed_runs: list[dict], key: str) -> np.ndarray:

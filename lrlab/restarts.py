@@ -40,6 +40,7 @@ __all__ = [
     "cyclical_bounds",
     "sgdr_experiment",
     "sgdr_schedules",
+    "snapshot_examples",
     "snapshot_experiment",
     "snapshot_schedules",
     "store",
@@ -452,6 +453,30 @@ def snapshot_experiment(
         "snapshot": snapshot_runs,
         "independent": independent,
     }
+
+
+def snapshot_examples(config: Mapping, sizes: Mapping[str, int]) -> int:
+    """Training examples :func:`snapshot_experiment` processes (at most: a range test may stop
+    early): the range test's batches,
+    then per seed one cyclic run and ``independent_models`` step-decay runs of ``epochs``
+    passes (the cost of a run, before the ensembles are scored).
+
+    Parameters
+    ----------
+    config : mapping
+        As :func:`snapshot_experiment` takes it.
+    sizes : mapping
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> config = CONFIGS["restarts_snapshots_mnist1d"]
+    >>> snapshot_examples(config, {"mnist1d": 4000}) == 200 * 128 + 3 * 5 * 40 * 4000
+    True
+    """
+    test = config["range_test"]["num_iter"] * config["batch_size"]
+    runs = len(config["seeds"]) * (1 + config["independent_models"])
+    return test + runs * config["epochs"] * sizes[config["dataset"]]
 
 
 #: The experiment function of each results-file name.

@@ -32,7 +32,16 @@ import torch.nn.functional as F
 
 from lrlab import curvature, data, models, results, schedules, stability, train
 
-__all__ = ["CONFIG", "CPU_CONFIG", "NAME", "main", "mean_between", "run", "seed_band"]
+__all__ = [
+    "CONFIG",
+    "CPU_CONFIG",
+    "NAME",
+    "main",
+    "mean_between",
+    "run",
+    "seed_band",
+    "training_examples",
+]
 
 #: Name of the results file.
 NAME = "network_stability"
@@ -323,6 +332,38 @@ def run(
         else:
             result[part] = output
     return result
+
+
+def training_examples(config: dict[str, Any], sizes: dict[str, int]) -> int:
+    """Training examples :func:`run` processes (its curvature and stability probes aside).
+
+    Each data set of ``schedules`` trains ``len(KINDS)`` schedules per seed for ``epochs``
+    passes; ``batch_vs_rate`` one run of ``epochs_before`` passes and three continuations
+    of ``epochs_after``; ``edge`` ``steps`` full-batch steps on the digits per rate.
+
+    Parameters
+    ----------
+    config : dict
+        As :func:`run` takes it.
+    sizes : dict
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> tiny = {"seeds": [0], "schedules": {"digits": {"epochs": 2}},
+    ...         "batch_vs_rate": {"data": "digits", "epochs_before": 1, "epochs_after": 1},
+    ...         "edge": {"lrs": [0.5], "steps": 3}}
+    >>> training_examples(tiny, {"digits": 100}) == 3 * 2 * 100 + (1 + 3) * 100 + 3 * 100
+    True
+    """
+    seeds = len(config["seeds"])
+    total = sum(
+        len(KINDS) * seeds * c["epochs"] * sizes[name] for name, c in config["schedules"].items()
+    )
+    c = config["batch_vs_rate"]
+    total += seeds * (c["epochs_before"] + 3 * c["epochs_after"]) * sizes[c["data"]]
+    c = config["edge"]
+    return total + len(c["lrs"]) * seeds * c["steps"] * sizes["digits"]
 
 
 def _values(run_record: dict, metric: str, layer: str | None):

@@ -194,6 +194,48 @@ def test_a_chapters_cpu_scale_runs_on_the_cpu_and_its_paper_scale_on_the_default
     assert set(requested_devices) == {"cuda:0"}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, scale",
+    [
+        ("snapshot-ensembles", "paper"),
+        ("network-stability", "paper"),
+        ("edge-of-stability", "paper"),
+        ("catapult", "cpu"),
+    ],
+)
+def test_a_chapter_modules_count_of_training_examples_is_what_its_experiment_trains_on(
+    name, scale, cifar, tmp_path, monkeypatch
+):
+    """Counted independently: every example of every training batch the experiment draws
+    (range tests included; evaluation and probe batches are not training). The count is
+    the planned one: a range test that stops early at divergence draws fewer."""
+    from lrlab import lrfind
+
+    batches, range_test, drawn, unplanned = data.Dataset.batches, lrfind.range_test, [], []
+
+    def counting(self, split, batch_size, shuffle=True, augment=True, seed=0):
+        for x, y in batches(self, split, batch_size, shuffle, augment, seed):
+            if split == "train" and shuffle and augment:
+                drawn.append(len(y))
+            yield x, y
+
+    def stopping(model, dataset, *, num_iter, batch_size, **options):
+        result = range_test(model, dataset, num_iter=num_iter, batch_size=batch_size, **options)
+        unplanned.append((num_iter - len(result.lrs)) * batch_size)
+        return result
+
+    monkeypatch.setattr(data.Dataset, "batches", counting)
+    monkeypatch.setattr(lrfind, "range_test", stopping)
+    out = reproduce.run(name, scale, device="cpu", data_root=cifar, root=tmp_path, smoke=True)
+    sizes = {
+        "cifar10": data.load("cifar10", root=cifar, device="cpu").size("train"),
+        **{n: data.load(n, root=cifar, device="cpu").size("train") for n in ("digits", "mnist1d")},
+    }
+    counted = reproduce.resolve(reproduce.get(name).chapter.work)(out["config"], sizes)
+    assert counted - sum(unplanned) == sum(drawn) > 0
+
+
 def test_resolve_reads_module_references_and_refuses_others():
     assert reproduce.resolve("lrlab.edge:EDGE_OF_STABILITY")["seeds"] == [0, 1, 2]
     with pytest.raises(ValueError, match="reference must read"):

@@ -98,9 +98,11 @@ def describe() -> str:
         for scale in SCALES:
             if exp.delegated(scale):
                 what = "the chapter's experiment" if scale == "cpu" else "the same experiment"
+                work = exp.work(scale)
+                size = "" if work is None else f", {work:,} training examples processed"
                 lines.append(
                     f"  {scale}: {what}, {exp.chapter.runner}, "
-                    f"stored as {result_name(exp.name, scale)}.json"
+                    f"stored as {result_name(exp.name, scale)}.json{size}"
                 )
                 continue
             cfg = exp.config(scale)
@@ -139,20 +141,25 @@ def cost_note(name: str, images_per_s: float | None = None) -> str:
     at 50,000 images/s, 0.2 GPU-hours.
     """
     exp = get(name)
+    work = exp.work("paper")
     if exp.delegated("paper"):
-        return (
+        text = (
             f"`lrlab reproduce {name} --scale paper`: {exp.chapter.runner} on the paper's "
-            "setting, on the GPU when there is one."
+            f"setting, on the GPU when there is one; {work:,} training images, the "
+            "experiment's measurements on top"
         )
-    text = (
-        f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
-        f"{exp.work('paper'):,} training images"
-    )
+    else:
+        text = (
+            f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
+            f"{work:,} training images"
+        )
     if images_per_s is not None:
         if not images_per_s > 0:
             raise ValueError(f"images_per_s must be > 0, got {images_per_s}")
-        hours = exp.work("paper") / images_per_s / 3600
+        hours = work / images_per_s / 3600
         text += f"; at {images_per_s:,.0f} images/s, {hours:.1f} GPU-hours"
+        if exp.delegated("paper"):
+            text += " for the training alone"
     return text + "."
 
 
