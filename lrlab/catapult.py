@@ -22,6 +22,8 @@ Lewkowycz et al. found the upper edge of the catapult phase near 12/λ₀ for Re
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch import nn
@@ -35,6 +37,7 @@ __all__ = [
     "relu_catapult",
     "step",
     "summary",
+    "training_examples",
 ]
 
 
@@ -249,11 +252,11 @@ RELU_CATAPULT = {
 RELU_CATAPULT_CPU = {**RELU_CATAPULT, "width": 256, "ratios": [1.0, 3.0, 12.0], "seeds": [0]}
 
 
-def _two_class_subset(name: str, classes, examples: int):
-    """The first ``examples`` training images of two classes (labels 0 and 1), on the CPU."""
+def _two_class_subset(name: str, classes, examples: int, device, root):
+    """The first ``examples`` training images of two classes (labels 0 and 1)."""
     from lrlab import data
 
-    full = data.load(name, device="cpu")
+    full = data.load(name, root=root, device="cpu")
     splits = []
     for split, count in (("train", examples), ("test", examples)):
         x, y = full.raw(split)
@@ -267,11 +270,16 @@ def _two_class_subset(name: str, classes, examples: int):
         [str(c) for c in classes],
         scale=full.scale,
         augment_crop_flip=False,
-        device="cpu",
+        device=device,
     )
 
 
-def relu_catapult(config: dict | None = None) -> dict:
+def relu_catapult(
+    config: dict | None = None,
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+) -> dict:
     """The catapult experiment on a wide two-layer ReLU network, full-batch GD on the square loss.
 
     For each seed a :class:`TwoLayerReLU` of the given width is initialised, its sharpness
@@ -287,6 +295,11 @@ def relu_catapult(config: dict | None = None) -> dict:
         examples kept), ``width``, ``ratios`` (values of η·λ₀), ``seeds``, ``steps``;
         :data:`RELU_CATAPULT` by default. Also the ``run`` of
         :func:`lrlab.results.load_or_run`, whose result this is.
+    device : torch.device or str
+        Where the data and the networks live: the CPU for the chapter's stored runs, a GPU
+        for the paper's width (``lrlab reproduce catapult --scale paper``).
+    data_root : path
+        Data folder (CIFAR's archives).
 
     Returns
     -------
@@ -313,12 +326,13 @@ def relu_catapult(config: dict | None = None) -> dict:
     width = _check_width(config["width"])
     steps = _check.integer("steps", config["steps"], minimum=1)
     ratios = [_check.number("ratios", r, low=0, low_open=True) for r in config["ratios"]]
-    subset = _two_class_subset(config["data"], config["classes"], examples)
+    subset = _two_class_subset(config["data"], config["classes"], examples, device, data_root)
     x, y = subset.tensors("train")
     out = {key: [] for key in ("lam0", "loss", "final_sharpness")}
     for seed in config["seeds"]:
         torch.manual_seed(_check.integer("seeds", seed, minimum=0))
-        start = TwoLayerReLU(int(np.prod(subset.input_shape)), width, 2)
+        # Drawn on the CPU, so that a seed gives the same network on every device.
+        start = TwoLayerReLU(int(np.prod(subset.input_shape)), width, 2).to(subset.device)
         lam0 = curvature.sharpness(start, x, y, loss="mse")
         out["lam0"].append(lam0)
         losses, finals = [], []
@@ -352,6 +366,29 @@ def relu_catapult(config: dict | None = None) -> dict:
     for key, value in numbers.items():
         out[key] = np.reshape(value, shape).tolist()
     return _nan_to_none(out)
+
+
+def training_examples(config: dict, sizes: dict[str, int]) -> int:
+    """Training examples :func:`relu_catapult` processes at most (a diverging run stops
+    early; the sharpness measurements aside): ``steps`` full-batch steps on ``examples``
+    examples per seed and ratio.
+
+    Parameters
+    ----------
+    config : dict
+        As :func:`relu_catapult` takes it (its two classes are assumed to hold at least
+        ``examples`` training examples).
+    sizes : dict
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> training_examples(RELU_CATAPULT_CPU, {"digits": 1347}) == 1 * 3 * 60 * 64
+    True
+    """
+    config = {**RELU_CATAPULT, **config}
+    examples = min(config["examples"], sizes[config["data"]])
+    return len(config["seeds"]) * len(config["ratios"]) * config["steps"] * examples
 
 
 def _nan_to_none(value):

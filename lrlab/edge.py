@@ -17,6 +17,7 @@ top eigenvector: their cosine turns negative.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -33,14 +34,33 @@ __all__ = [
     "run",
     "stack",
     "subset",
+    "training_examples",
 ]
 
 
-def subset(name: str = "digits", examples: int = 500, test_examples: int = 200):
-    """The first ``examples`` training and ``test_examples`` test examples, on the CPU.
+def subset(
+    name: str = "digits",
+    examples: int = 500,
+    test_examples: int = 200,
+    *,
+    device="cpu",
+    root: str | os.PathLike = "data/cache",
+):
+    """The first ``examples`` training and ``test_examples`` test examples.
 
     Cohen et al. use a 5,000-example subset of CIFAR-10 so that full-batch gradient descent
     is affordable; a few hundred digits do the same at CPU scale.
+
+    Parameters
+    ----------
+    name : str
+        A data set of :func:`lrlab.data.load`.
+    examples, test_examples : int
+        How many of the first training and test examples to keep.
+    device : torch.device or str
+        Where the subset lives (the CPU by default).
+    root : path
+        Data folder (MNIST-1D's cache, CIFAR's archives).
 
     Examples
     --------
@@ -51,7 +71,7 @@ def subset(name: str = "digits", examples: int = 500, test_examples: int = 200):
 
     examples = _check.integer("examples", examples, minimum=1)
     test_examples = _check.integer("test_examples", test_examples, minimum=1)
-    full = data.load(name, device="cpu")
+    full = data.load(name, root=root, device="cpu")
     (x, y), (xt, yt) = full.raw("train"), full.raw("test")
     return data.Dataset(
         f"{name}-{examples}",
@@ -60,7 +80,7 @@ def subset(name: str = "digits", examples: int = 500, test_examples: int = 200):
         full.classes,
         scale=full.scale,
         augment_crop_flip=False,
-        device="cpu",
+        device=device,
     )
 
 
@@ -234,7 +254,12 @@ EDGE_OF_STABILITY_CPU = {
 }
 
 
-def edge_of_stability(config: dict | None = None) -> dict:
+def edge_of_stability(
+    config: dict | None = None,
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+) -> dict:
     """Run every run of ``config`` for every seed (see :data:`EDGE_OF_STABILITY`).
 
     Parameters
@@ -244,6 +269,11 @@ def edge_of_stability(config: dict | None = None) -> dict:
         ``base`` updated by its own entry and its seed (keys of :data:`RUN_DEFAULTS`).
         :data:`EDGE_OF_STABILITY` by default. Also the ``run`` of
         :func:`lrlab.results.load_or_run`, whose result this is.
+    device : torch.device or str
+        Where the data and the networks live: the CPU for the chapter's stored runs, a GPU
+        for the paper's scale (``lrlab reproduce edge-of-stability --scale paper``).
+    data_root : path
+        Data folder (MNIST-1D's cache, CIFAR's archives).
 
     Returns
     -------
@@ -259,11 +289,40 @@ def edge_of_stability(config: dict | None = None) -> dict:
     """
     config = config if config is not None else EDGE_OF_STABILITY
     base = {**RUN_DEFAULTS, **config["base"]}
-    data = subset(base["data"], base["examples"])
+    data = subset(base["data"], base["examples"], device=device, root=data_root)
     return {
         name: [run({**base, **options, "seed": seed}, data) for seed in config["seeds"]]
         for name, options in config["runs"].items()
     }
+
+
+def training_examples(config: dict, sizes: dict[str, int]) -> int:
+    """Training examples :func:`edge_of_stability` processes (its sharpness measurements
+    aside): per run and seed, ``steps`` steps of ``batch_size`` (full batch by default) on
+    the first ``examples`` training examples.
+
+    Parameters
+    ----------
+    config : dict
+        As :func:`edge_of_stability` takes it.
+    sizes : dict
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> tiny = {"base": {"examples": 50, "steps": 4}, "seeds": [0, 1],
+    ...         "runs": {"gd": {"lr": 0.1}, "sgd": {"lr": 0.1, "batch_size": 25}}}
+    >>> training_examples(tiny, {"digits": 1347}) == 2 * (4 * 50 + 4 * 25)
+    True
+    """
+    base = {**RUN_DEFAULTS, **config["base"]}
+    total = 0
+    for options in config["runs"].values():
+        run_config = {**base, **options}
+        n = min(run_config["examples"], sizes[run_config["data"]])
+        batches = -(-n // (run_config["batch_size"] or n))  # steps per pass
+        total += run_config["steps"] // batches * n
+    return len(config["seeds"]) * total
 
 
 def stack(seed_runs: list[dict], key: str) -> np.ndarray:

@@ -25,6 +25,7 @@ training loss is at most the highest final loss of all runs (``"matched"``).
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -257,7 +258,9 @@ def _train(config, dataset, schedule, seed: int, callbacks=()):
     return model, history
 
 
-def run_ensembles(config: dict[str, Any]) -> dict[str, Any]:
+def run_ensembles(
+    config: dict[str, Any], *, device="cpu", data_root: str | os.PathLike = "data/cache"
+) -> dict[str, Any]:
     """Seong et al.'s Table 1 at our scale: ensembles of k = 1..M independently trained models.
 
     For each schedule, one model per seed of ``config`` (the training set-up of :func:`run`)
@@ -268,6 +271,8 @@ def run_ensembles(config: dict[str, Any]) -> dict[str, Any]:
     ----------
     config : dict
         Keys as in :data:`ENSEMBLE_CONFIG`.
+    device, data_root
+        As in :func:`run`.
 
     Returns
     -------
@@ -278,7 +283,7 @@ def run_ensembles(config: dict[str, Any]) -> dict[str, Any]:
     from lrlab import data, ensembles
 
     started = time.perf_counter()
-    dataset = data.load(config["dataset"], device="cpu")
+    dataset = data.load(config["dataset"], root=data_root, device=device)
     total = config["epochs"] * dataset.num_batches("train", config["batch_size"])
     all_schedules = seong_schedules(config["base_lr"], total, config["peak_factor"])
     scores = {}
@@ -290,7 +295,9 @@ def run_ensembles(config: dict[str, Any]) -> dict[str, Any]:
     return {"scores": scores, "wall_time_s": time.perf_counter() - started}
 
 
-def run(config: dict[str, Any]) -> dict[str, Any]:
+def run(
+    config: dict[str, Any], *, device="cpu", data_root: str | os.PathLike = "data/cache"
+) -> dict[str, Any]:
     """Train every schedule × seed of ``config`` and measure each model's flatness.
 
     Parameters
@@ -303,6 +310,11 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         units; ``path_max`` and ``fooling_radius`` Euclidean distances in weight space;
         ``noise_max`` the input noise norm; ``probe_examples`` training examples for the
         input perturbations).
+    device : torch.device or str
+        Where the data and the models live: the CPU for the chapter's stored runs, a GPU
+        for larger models and data sets.
+    data_root : path
+        Data folder (MNIST-1D's cache, CIFAR's archives).
 
     Returns
     -------
@@ -318,7 +330,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     from lrlab import data, landscape
 
     started = time.perf_counter()
-    dataset = data.load(config["dataset"], device="cpu")
+    dataset = data.load(config["dataset"], root=data_root, device=device)
     spe = dataset.num_batches("train", config["batch_size"])
     total = config["epochs"] * spe
     all_schedules = seong_schedules(config["base_lr"], total, config["peak_factor"])

@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ __all__ = [
     "cyclical_bounds",
     "sgdr_experiment",
     "sgdr_schedules",
+    "snapshot_examples",
     "snapshot_experiment",
     "snapshot_schedules",
     "store",
@@ -164,10 +166,10 @@ def cyclical_bounds(lrs, smoothed_losses, drop: float = 0.01) -> tuple[float, fl
 # --- shared pieces ---------------------------------------------------------------------------
 
 
-def _data(config: Mapping):
+def _data(config: Mapping, device, data_root):
     from lrlab import data
 
-    return data.load(config["dataset"], device="cpu")
+    return data.load(config["dataset"], root=data_root, device=device)
 
 
 def _build(config: Mapping, dataset, seed: int):
@@ -264,11 +266,23 @@ def clr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dic
     }
 
 
-def clr_experiment(config: Mapping) -> dict:
+def clr_experiment(
+    config: Mapping, *, device="cpu", data_root: str | os.PathLike = "data/cache"
+) -> dict:
     """Cyclical rates against a constant rate and step decay, over seeds.
 
     The bounds ``base_lr``, ``max_lr`` come from a range test read with
     :func:`cyclical_bounds`; the schedules are those of :func:`clr_schedules`.
+
+    Parameters
+    ----------
+    config : mapping
+        A value of :data:`CONFIGS` or :data:`CPU_CONFIGS`.
+    device : torch.device or str
+        Where the data and the models live: the CPU for the chapter's stored runs, a GPU
+        for the paper's scale (``lrlab reproduce ... --scale paper``).
+    data_root : path
+        Data folder (MNIST-1D's cache, CIFAR's archives).
 
     Returns
     -------
@@ -277,7 +291,7 @@ def clr_experiment(config: Mapping) -> dict:
         "runs": {name: [run per seed]}}``; each run has ``seed`` and the per-epoch
         ``test_acc``, ``test_loss``, ``train_loss``, and ``wall_time_s``.
     """
-    dataset = _data(config)
+    dataset = _data(config, device, data_root)
     per_epoch = dataset.num_batches("train", config["batch_size"])
     bounds = _bounds(config, dataset)
     made = clr_schedules(config, bounds, per_epoch)
@@ -317,11 +331,15 @@ def sgdr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> di
     }
 
 
-def sgdr_experiment(config: Mapping) -> dict:
+def sgdr_experiment(
+    config: Mapping, *, device="cpu", data_root: str | os.PathLike = "data/cache"
+) -> dict:
     """SGDR with cycles of ``first_cycle_epochs * cycle_mult**k`` epochs, peak ``max_lr``.
 
     For each ``peak_decay`` and seed, one run with :class:`lrlab.ensembles.Snapshots` at
     the cycle ends; each snapshot is evaluated alone and as the ensemble of the first k.
+
+    ``config``, ``device`` and ``data_root`` are as in :func:`clr_experiment`.
 
     Returns
     -------
@@ -332,7 +350,7 @@ def sgdr_experiment(config: Mapping) -> dict:
     """
     from lrlab import ensembles
 
-    dataset = _data(config)
+    dataset = _data(config, device, data_root)
     per_epoch = dataset.num_batches("train", config["batch_size"])
     bounds = _bounds(config, dataset)
     made = sgdr_schedules(config, bounds, per_epoch)
@@ -379,7 +397,9 @@ def snapshot_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -
     }
 
 
-def snapshot_experiment(config: Mapping) -> dict:
+def snapshot_experiment(
+    config: Mapping, *, device="cpu", data_root: str | os.PathLike = "data/cache"
+) -> dict:
     """A snapshot ensemble against one model and against independently trained models.
 
     - ``snapshot``: per seed, one run of SGDR with ``cycles`` equal cycles (peak
@@ -390,6 +410,8 @@ def snapshot_experiment(config: Mapping) -> dict:
       over the same ``epochs`` (seeds ``seed * independent_models + i``); each alone, and
       ``independent``: the ensemble of the first k of them, at a cost of ``k * epochs``.
 
+    ``config``, ``device`` and ``data_root`` are as in :func:`clr_experiment`.
+
     Returns
     -------
     dict
@@ -398,7 +420,7 @@ def snapshot_experiment(config: Mapping) -> dict:
     """
     from lrlab import ensembles
 
-    dataset = _data(config)
+    dataset = _data(config, device, data_root)
     per_epoch = dataset.num_batches("train", config["batch_size"])
     total = config["epochs"] * per_epoch
     bounds = _bounds(config, dataset)
@@ -431,6 +453,30 @@ def snapshot_experiment(config: Mapping) -> dict:
         "snapshot": snapshot_runs,
         "independent": independent,
     }
+
+
+def snapshot_examples(config: Mapping, sizes: Mapping[str, int]) -> int:
+    """Training examples :func:`snapshot_experiment` processes (at most: a range test may stop
+    early): the range test's batches,
+    then per seed one cyclic run and ``independent_models`` step-decay runs of ``epochs``
+    passes (the cost of a run, before the ensembles are scored).
+
+    Parameters
+    ----------
+    config : mapping
+        As :func:`snapshot_experiment` takes it.
+    sizes : mapping
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> config = CONFIGS["restarts_snapshots_mnist1d"]
+    >>> snapshot_examples(config, {"mnist1d": 4000}) == 200 * 128 + 3 * 5 * 40 * 4000
+    True
+    """
+    test = config["range_test"]["num_iter"] * config["batch_size"]
+    runs = len(config["seeds"]) * (1 + config["independent_models"])
+    return test + runs * config["epochs"] * sizes[config["dataset"]]
 
 
 #: The experiment function of each results-file name.

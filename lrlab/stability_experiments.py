@@ -21,6 +21,7 @@ no stored result matches.
 from __future__ import annotations
 
 import copy
+import os
 import time
 import warnings
 from typing import Any
@@ -31,7 +32,16 @@ import torch.nn.functional as F
 
 from lrlab import curvature, data, models, results, schedules, stability, train
 
-__all__ = ["CONFIG", "CPU_CONFIG", "NAME", "main", "mean_between", "run", "seed_band"]
+__all__ = [
+    "CONFIG",
+    "CPU_CONFIG",
+    "NAME",
+    "main",
+    "mean_between",
+    "run",
+    "seed_band",
+    "training_examples",
+]
 
 #: Name of the results file.
 NAME = "network_stability"
@@ -250,22 +260,27 @@ def _edge(config, datasets) -> dict[str, Any]:
     return out
 
 
-def _load_datasets(config: dict[str, Any]) -> dict[str, data.Dataset]:
-    device = torch.device("cpu")  # small models: the CPU is fast and deterministic
+def _load_datasets(config: dict[str, Any], device, data_root) -> dict[str, data.Dataset]:
     names = {*config["schedules"], config["batch_vs_rate"]["data"], "digits"}
-    return {name: data.load(name, device=device) for name in sorted(names)}
+    return {name: data.load(name, root=data_root, device=device) for name in sorted(names)}
 
 
-def _run_part(config: dict[str, Any], part: str, name: str | None = None):
+def _run_part(config: dict[str, Any], part: str, name: str | None, device, data_root):
     """One experiment (``name``: one data set of the schedules), on one CPU thread."""
     torch.set_num_threads(1)
-    datasets = _load_datasets(config)
+    datasets = _load_datasets(config, device, data_root)
     if part == "schedules":
         return _schedule_runs({**config, "schedules": {name: config["schedules"][name]}}, datasets)
     return {"batch_vs_rate": _batch_vs_rate, "edge": _edge}[part](config, datasets)
 
 
-def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
+def run(
+    config: dict[str, Any],
+    jobs: int = 1,
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+) -> dict[str, Any]:
     """Run every experiment of ``config`` (:data:`CONFIG` or :data:`CPU_CONFIG`).
 
     Parameters
@@ -275,6 +290,12 @@ def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
         Processes to spread the experiments over (one per data set of the schedules,
         one for ``batch_vs_rate``, one for ``edge``); each uses one thread. The results
         do not depend on it.
+    device : torch.device or str
+        Where the data and the networks live: the CPU (small models: fast and
+        deterministic) for the chapter's stored runs, a GPU for the paper's scale
+        (``lrlab reproduce network-stability --scale paper``).
+    data_root : path
+        Data folder (MNIST-1D's cache, CIFAR's archives).
 
     Returns
     -------
@@ -292,14 +313,17 @@ def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
     parts += [("batch_vs_rate", None), ("edge", None)]
     if jobs == 1:
         threads = torch.get_num_threads()
-        outputs = [_run_part(config, part, name) for part, name in parts]
+        outputs = [_run_part(config, part, name, device, data_root) for part, name in parts]
         torch.set_num_threads(threads)
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
         with ProcessPoolExecutor(min(jobs, len(parts)), mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_part, config, part, name) for part, name in parts]
+            futures = [
+                pool.submit(_run_part, config, part, name, str(device), str(data_root))
+                for part, name in parts
+            ]
             outputs = [f.result() for f in futures]
     result: dict[str, Any] = {"schedules": {}}
     for (part, _), output in zip(parts, outputs, strict=True):
@@ -308,6 +332,38 @@ def run(config: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
         else:
             result[part] = output
     return result
+
+
+def training_examples(config: dict[str, Any], sizes: dict[str, int]) -> int:
+    """Training examples :func:`run` processes (its curvature and stability probes aside).
+
+    Each data set of ``schedules`` trains ``len(KINDS)`` schedules per seed for ``epochs``
+    passes; ``batch_vs_rate`` one run of ``epochs_before`` passes and three continuations
+    of ``epochs_after``; ``edge`` ``steps`` full-batch steps on the digits per rate.
+
+    Parameters
+    ----------
+    config : dict
+        As :func:`run` takes it.
+    sizes : dict
+        Training-set size of each data set by name.
+
+    Examples
+    --------
+    >>> tiny = {"seeds": [0], "schedules": {"digits": {"epochs": 2}},
+    ...         "batch_vs_rate": {"data": "digits", "epochs_before": 1, "epochs_after": 1},
+    ...         "edge": {"lrs": [0.5], "steps": 3}}
+    >>> training_examples(tiny, {"digits": 100}) == 3 * 2 * 100 + (1 + 3) * 100 + 3 * 100
+    True
+    """
+    seeds = len(config["seeds"])
+    total = sum(
+        len(KINDS) * seeds * c["epochs"] * sizes[name] for name, c in config["schedules"].items()
+    )
+    c = config["batch_vs_rate"]
+    total += seeds * (c["epochs_before"] + 3 * c["epochs_after"]) * sizes[c["data"]]
+    c = config["edge"]
+    return total + len(c["lrs"]) * seeds * c["steps"] * sizes["digits"]
 
 
 def _values(run_record: dict, metric: str, layer: str | None):

@@ -141,17 +141,99 @@ def test_a_chapter_entry_smoke_runs_its_chapters_function_and_stores_nothing(nam
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CHAPTER_PAPER)
-def test_chapter_paper_scale_runs_end_to_end_on_the_cifar_format(name, tmp_path, monkeypatch):
-    """The chapter modules read data from ./data/cache: serve CIFAR-10 there."""
-    archive = write_archive(tmp_path / "archives", "cifar10", n_train=40, n_test=20)
-    monkeypatch.setitem(data.SOURCES, "cifar10", archive.source)
-    monkeypatch.chdir(tmp_path)
-    out = reproduce.run(name, "paper", root=tmp_path / "results", smoke=True)
+def test_chapter_paper_scale_runs_end_to_end_on_the_cifar_format(name, cifar, tmp_path):
+    out = reproduce.run(
+        name, "paper", device="cpu", data_root=cifar, root=tmp_path / "results", smoke=True
+    )
     assert out["smoke"] is True and out["config"]["seeds"] == [0]
-    assert (tmp_path / "data" / "cache" / "cifar10.pt").is_file()
+    assert (cifar / "cifar10.pt").is_file()  # downloaded, checksummed, cached where asked
     assert not (tmp_path / "results").exists()
-    with pytest.raises(ValueError, match="data_root must be 'data/cache'"):
-        reproduce.run(name, "paper", data_root=tmp_path, smoke=True)
+
+
+@pytest.fixture
+def requested_devices(monkeypatch):
+    """Every data set built is built on the CPU but remembers the device it was asked for;
+    returns the devices asked for by the data sets that lrlab.train.fit trained on."""
+    from lrlab import train
+
+    init, fit, trained = data.Dataset.__init__, train.fit, []
+
+    def spy_init(self, *args, device=None, **kwargs):
+        init(self, *args, device="cpu", **kwargs)
+        self.requested = str(device)
+
+    def spy_fit(model, dataset, *args, **kwargs):
+        trained.append(dataset.requested)
+        return fit(model, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(data.Dataset, "__init__", spy_init)
+    monkeypatch.setattr(train, "fit", spy_fit)
+    return trained
+
+
+@pytest.mark.parametrize("name", sorted(CHAPTERS))
+def test_a_chapter_entry_trains_on_the_device_it_is_given(name, requested_devices, tmp_path):
+    """The device reaches the data the chapter's experiment function trains on (here a GPU's
+    name on a machine without one: the data sets are built on the CPU regardless)."""
+    reproduce.run(name, "cpu", device="cuda:1", root=tmp_path, smoke=True, progress=False)
+    assert requested_devices and set(requested_devices) == {"cuda:1"}
+
+
+def test_a_chapters_cpu_scale_runs_on_the_cpu_and_its_paper_scale_on_the_default_device(
+    requested_devices, cifar, tmp_path, monkeypatch
+):
+    import torch
+
+    import lrlab
+
+    monkeypatch.setattr(lrlab, "device", lambda: torch.device("cuda:0"))
+    reproduce.run("catapult", "cpu", root=tmp_path, smoke=True)
+    assert set(requested_devices) == {"cpu"}  # as the chapter computed its stored result
+    requested_devices.clear()
+    reproduce.run("catapult", "paper", data_root=cifar, root=tmp_path, smoke=True)
+    assert set(requested_devices) == {"cuda:0"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, scale",
+    [
+        ("snapshot-ensembles", "paper"),
+        ("network-stability", "paper"),
+        ("edge-of-stability", "paper"),
+        ("catapult", "cpu"),
+    ],
+)
+def test_a_chapter_modules_count_of_training_examples_is_what_its_experiment_trains_on(
+    name, scale, cifar, tmp_path, monkeypatch
+):
+    """Counted independently: every example of every training batch the experiment draws
+    (range tests included; evaluation and probe batches are not training). The count is
+    the planned one: a range test that stops early at divergence draws fewer."""
+    from lrlab import lrfind
+
+    batches, range_test, drawn, unplanned = data.Dataset.batches, lrfind.range_test, [], []
+
+    def counting(self, split, batch_size, shuffle=True, augment=True, seed=0):
+        for x, y in batches(self, split, batch_size, shuffle, augment, seed):
+            if split == "train" and shuffle and augment:
+                drawn.append(len(y))
+            yield x, y
+
+    def stopping(model, dataset, *, num_iter, batch_size, **options):
+        result = range_test(model, dataset, num_iter=num_iter, batch_size=batch_size, **options)
+        unplanned.append((num_iter - len(result.lrs)) * batch_size)
+        return result
+
+    monkeypatch.setattr(data.Dataset, "batches", counting)
+    monkeypatch.setattr(lrfind, "range_test", stopping)
+    out = reproduce.run(name, scale, device="cpu", data_root=cifar, root=tmp_path, smoke=True)
+    sizes = {
+        "cifar10": data.load("cifar10", root=cifar, device="cpu").size("train"),
+        **{n: data.load(n, root=cifar, device="cpu").size("train") for n in ("digits", "mnist1d")},
+    }
+    counted = reproduce.resolve(reproduce.get(name).chapter.work)(out["config"], sizes)
+    assert counted - sum(unplanned) == sum(drawn) > 0
 
 
 def test_resolve_reads_module_references_and_refuses_others():

@@ -42,7 +42,12 @@ def add_reproduce_command(subparsers) -> None:
         default=None,
         help="per Ray trial, e.g. cpu=1,gpu=0.25 (default: cpu=1)",
     )
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if any)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="torch device (default: cuda if any; the CPU for the CPU scale of an "
+        "experiment a chapter runs, as the chapter did)",
+    )
     parser.add_argument(
         "--data-root", default="data/cache", help="data folder (default: %(default)s)"
     )

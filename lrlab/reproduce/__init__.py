@@ -33,7 +33,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrlab.reproduce.registry import (
     REGISTRY,
@@ -44,6 +44,9 @@ from lrlab.reproduce.registry import (
     check_scale,
     resolve,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "REGISTRY",
@@ -95,9 +98,11 @@ def describe() -> str:
         for scale in SCALES:
             if exp.delegated(scale):
                 what = "the chapter's experiment" if scale == "cpu" else "the same experiment"
+                work = exp.work(scale)
+                size = "" if work is None else f", {work:,} training examples processed"
                 lines.append(
                     f"  {scale}: {what}, {exp.chapter.runner}, "
-                    f"stored as {result_name(exp.name, scale)}.json"
+                    f"stored as {result_name(exp.name, scale)}.json{size}"
                 )
                 continue
             cfg = exp.config(scale)
@@ -136,20 +141,25 @@ def cost_note(name: str, images_per_s: float | None = None) -> str:
     at 50,000 images/s, 0.2 GPU-hours.
     """
     exp = get(name)
+    work = exp.work("paper")
     if exp.delegated("paper"):
-        return (
+        text = (
             f"`lrlab reproduce {name} --scale paper`: {exp.chapter.runner} on the paper's "
-            "setting, on the CPU."
+            f"setting, on the GPU when there is one; {work:,} training images, the "
+            "experiment's measurements on top"
         )
-    text = (
-        f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
-        f"{exp.work('paper'):,} training images"
-    )
+    else:
+        text = (
+            f"`lrlab reproduce {name} --scale paper`: {exp.runs('paper')} runs, "
+            f"{work:,} training images"
+        )
     if images_per_s is not None:
         if not images_per_s > 0:
             raise ValueError(f"images_per_s must be > 0, got {images_per_s}")
-        hours = exp.work("paper") / images_per_s / 3600
+        hours = work / images_per_s / 3600
         text += f"; at {images_per_s:,.0f} images/s, {hours:.1f} GPU-hours"
+        if exp.delegated("paper"):
+            text += " for the training alone"
     return text + "."
 
 
@@ -237,28 +247,33 @@ def _run_range_test(config, *, engine, device, data_root, smoke, **_):
 
 
 def _run_chapter(exp: Experiment, config, *, engine, device, data_root, **_):
-    """The chapter module's own experiment function, as the chapter ran it: in-process,
-    on the CPU, one thread (its results do not depend on the machine's core count)."""
+    """The chapter module's own experiment function, in-process on ``device``; on the CPU
+    with one thread, as the chapter ran it (its results then do not depend on the
+    machine's core count)."""
     import torch
 
     if engine != "local":
         raise ValueError(f"{exp.name} runs in-process (engine 'local'), got engine={engine!r}")
-    if device is not None and torch.device(device).type != "cpu":
-        raise ValueError(
-            f"device must be 'cpu' for {exp.name} ({exp.chapter.runner} runs on the CPU), "
-            f"got {device!r}"
-        )
-    if os.path.normpath(data_root) != os.path.normpath("data/cache"):
-        raise ValueError(
-            f"data_root must be 'data/cache' for {exp.name} ({exp.chapter.runner} reads the "
-            f"data from there, relative to the working directory), got {data_root!r}"
-        )
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(1)
     try:
-        return resolve(exp.chapter.runner)(config)
+        return resolve(exp.chapter.runner)(config, device=device, data_root=data_root)
     finally:
         torch.set_num_threads(threads)
+
+
+def _device(exp: Experiment, scale: str, device) -> torch.device:
+    """The device a run uses: the one asked for, else the CPU where the chapter's own
+    experiment runs its CPU scale (so that ``lrlab reproduce NAME --scale cpu`` rewrites the
+    chapter's result as the chapter computed it), else :func:`lrlab.device`."""
+    import torch
+
+    import lrlab
+
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cpu") if exp.delegated(scale) and scale == "cpu" else lrlab.device()
 
 
 def _runner(exp: Experiment, scale: str) -> Callable[..., dict]:
@@ -301,11 +316,14 @@ def run(
     scale : {"cpu", "paper"}
     engine : {"local", "ray"}
         For sweep experiments (see :func:`lrlab.sweep.run`); the others run in-process.
-    device, data_root, cache, progress, address, resources
-        As in :func:`lrlab.sweep.run`. A scale the chapter's experiment function runs
-        (:meth:`Experiment.delegated`) runs it as the chapter did: on the CPU, one thread,
-        data from ``data/cache``; it is stored under the chapter's results name
-        (:func:`result_name`), where the chapter loads it.
+    device : torch.device or str, optional
+        Where the runs train. By default :func:`lrlab.device` (a GPU when there is one),
+        except at the CPU scale of an entry whose chapter runs it (:meth:`Experiment.delegated`):
+        that runs on the CPU with one thread, as the chapter did, and is stored under the
+        chapter's results name (:func:`result_name`), where the chapter loads it.
+    data_root, cache, progress, address, resources
+        As in :func:`lrlab.sweep.run` (the chapter's experiment functions take ``data_root``
+        and ignore the rest).
     root : path, optional
         Results folder (:func:`lrlab.results.results_root` by default).
     command : str, optional
@@ -326,6 +344,7 @@ def run(
     exp = get(name)
     check_scale(scale)
     config = smoke_config(name, scale) if smoke else exp.config(scale)
+    device = _device(exp, scale, device)
     start = time.perf_counter()
     result = _runner(exp, scale)(
         config,
@@ -341,9 +360,7 @@ def run(
     wall = time.perf_counter() - start
     if smoke:
         return {"name": name, "config": config, "result": result, "smoke": True}
-    local = lrlab.device_name(
-        "cpu" if exp.delegated(scale) else device if device is not None else lrlab.device()
-    )
+    local = lrlab.device_name(device)
     path = results.save(
         result_name(name, scale),
         result,
@@ -428,6 +445,7 @@ def load_or_run(name: str, scale: str = "cpu", *, root=None, **options) -> dict[
         "smoke": False,
         **options,
     }
+    defaults["device"] = _device(exp, "cpu", defaults["device"])
     small = resolve(exp.chapter.small) if exp.chapter is not None else exp.config("cpu")
     record = results.load_or_run(
         result_name(name, "cpu"),

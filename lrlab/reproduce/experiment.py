@@ -63,6 +63,10 @@ class Chapter:
     smoke : dict
         ``{scale: overrides}``: keys replaced (one level down for dict values) for a smoke
         run of the runner at that scale, seconds long.
+    work : str, optional
+        ``"module:function"``, the chapter module's ``function(config, sizes) -> int``:
+        the training examples the runner processes on a configuration, given each data
+        set's size; :meth:`Experiment.work` calls it at the paper's scale.
     """
 
     runner: str
@@ -70,6 +74,7 @@ class Chapter:
     config: str
     small: str
     smoke: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    work: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +136,9 @@ class Experiment:
 
     def work(self, scale: str) -> int | None:
         """Training examples processed (passes × set size, summed over runs): with the
-        images/s ``lrlab bench train`` measures, the run's cost in seconds. None where the
-        chapter's experiment function runs the scale.
+        images/s ``lrlab bench train`` measures, the run's cost in seconds. Where the
+        chapter's experiment function runs the scale, its module's count
+        (:attr:`Chapter.work`) at the paper's scale, else None.
 
         Examples
         --------
@@ -140,9 +146,11 @@ class Experiment:
         >>> REGISTRY["clr"].work("paper") == 3 * (140 + 50) * 50_000
         True
         """
-        if self.delegated(scale):
-            return None
         config = self.config(scale)
+        if self.delegated(scale):
+            if scale == "paper" and self.chapter.work is not None:
+                return int(resolve(self.chapter.work)(config, TRAIN_EXAMPLES))
+            return None
         if self.kind == "sweep":
             from lrlab import sweep
 

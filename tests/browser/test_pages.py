@@ -1,9 +1,10 @@
 """Every page of the built book as a reader sees it, offline, in headless Chromium.
 
 Per page: no JavaScript error and nothing requested from outside 127.0.0.1; the math
-typeset by the bundled MathJax; every image loaded; every scrubber moves, by keyboard and
-by mouse, and shows a different frame for each value; no serious or critical axe
-violation in the main content; a full-page screenshot written. For the whole site: every
+typeset by the bundled MathJax, every display equation within its column; every image
+loaded; every scrubber moves, by keyboard and by mouse, and shows a different frame for
+each value; no serious or critical axe violation in the main content; a full-page
+screenshot written. For the whole site: every
 internal link and anchor resolves (an offline crawl).
 """
 
@@ -60,6 +61,19 @@ def test_math_is_typeset(reader, doc):
     assert report["untypeset"] == [], "math left to MathJax that it did not typeset"
     assert report["errors"] == [], "TeX errors in typeset math"
     assert report["raw"] == [], r"raw \( or \[ shown as text"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_display_math_fits_its_column(reader, doc):
+    """At a desktop width no display equation is wider than the column (where it would be
+    clipped or need a sideways scroll); narrower screens scroll it (lrlab-book.css)."""
+    report = reader(doc).page.evaluate(
+        """() => Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+            .map((m, i) => ({index: i, overflow: m.scrollWidth - m.clientWidth,
+                             scrolls: getComputedStyle(m).overflowX}))"""
+    )
+    assert {r["scrolls"] for r in report} <= {"auto"}, "display math that cannot scroll"
+    assert [r for r in report if r["overflow"] > 1] == [], "display math wider than its column"
 
 
 @pytest.mark.parametrize("doc", PAGES)
