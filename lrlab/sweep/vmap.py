@@ -86,7 +86,7 @@ def stacks(configs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, dict]]:
     >>> from lrlab.sweep import config_key, expand
     >>> configs = expand({"seed": [0, 1], "lr": [0.1, 0.3], "batch_size": [64, 128]})
     >>> [len(s) for s in stacks({config_key(c): c for c in configs})]
-    [2, 2, 2, 2]
+    [4, 4]
     """
     groups: dict[str, dict[str, dict]] = {}
     for key, config in configs.items():
