@@ -110,7 +110,7 @@ def main(argv=None) -> int:
     )
     print(
         f"same numbers: largest |difference| of final test accuracy {acc:.4f} "
-        f"({acc * sweep.engines._dataset(args.data, args.data_root, device).size('test'):.0f} "
+        f"({acc * sweep.grid.dataset(args.data, args.data_root, device).size('test'):.0f} "
         f"test examples), largest relative difference of final test loss {loss:.2e}; "
         f"diverged runs agree: {all(a == b for a, b in diverged)} "
         f"({sum(a for a, _ in diverged)} of {runs})"

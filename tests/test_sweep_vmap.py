@@ -69,7 +69,7 @@ def test_vmap_engine_returns_the_local_engines_records(grid, data_root):
     grid = {**grid, "schedule": _SCHEDULES, "nesterov": grid is MNIST1D}
     fast = _run(grid, "vmap", data_root)
     slow = _run(grid, "local", data_root)
-    n_test = sweep.engines._dataset(grid["data"], data_root, torch.device("cpu")).size("test")
+    n_test = sweep.grid.dataset(grid["data"], data_root, torch.device("cpu")).size("test")
     assert_same_records(fast, slow, n_test)
     # The members really differ: equal numbers would hide a stack trained as one model.
     assert len({r["result"]["final_test_loss"] for r in fast}) == len(fast)

@@ -11,23 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lrlab.sweep.grid import config_key, expand, make_schedule, normalize
+from lrlab.sweep.grid import config_key, dataset, expand, make_schedule, normalize
 
 __all__ = ["ENGINES", "StopAfter", "run", "run_one"]
 
 ENGINES = ("local", "ray", "vmap")
-
-_DATASETS: dict[tuple, Any] = {}
-
-
-def _dataset(name: str, root: str, device):
-    """Data sets are read-only; load each once per process."""
-    from lrlab import data
-
-    key = (name, str(root), str(device))
-    if key not in _DATASETS:
-        _DATASETS[key] = data.load(name, root=root, device=device)
-    return _DATASETS[key]
 
 
 def run_one(
@@ -85,7 +73,7 @@ def run_one(
     ):
         raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
     device = torch.device(device) if device is not None else lrlab.device()
-    data = _dataset(config["data"], str(data_root), device)
+    data = dataset(config["data"], data_root, device)
     steps_per_epoch = data.num_batches("train", config["batch_size"])
     schedule = make_schedule(config["schedule"], config["lr"], steps_per_epoch, config["epochs"])
     torch.manual_seed(config["seed"])

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "DEFAULTS",
     "config_key",
+    "dataset",
     "expand",
     "load_grid",
     "make_schedule",
@@ -40,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "channels_last": "auto",
     "seed": 0,
 }
+
+_DATASETS: dict[tuple, Any] = {}
 
 # Schedule parameters that count optimizer steps (scaled by "unit": "epoch").
 _STEP_PARAMS = {"total_steps", "step_size", "milestones", "first_cycle", "step_size_up"}
@@ -163,6 +166,22 @@ def config_key(config: Mapping[str, Any]) -> str:
     """
     text = json.dumps(normalize(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def dataset(name: str, root: str | os.PathLike, device):
+    """The data set a config's ``data`` names, loaded once per process (it is read-only).
+
+    Examples
+    --------
+    >>> dataset("digits", "data/cache", "cpu") is dataset("digits", "data/cache", "cpu")
+    True
+    """
+    from lrlab import data
+
+    key = (name, str(root), str(device))
+    if key not in _DATASETS:
+        _DATASETS[key] = data.load(name, root=root, device=device)
+    return _DATASETS[key]
 
 
 def schedule_label(config: Mapping[str, Any]) -> str:

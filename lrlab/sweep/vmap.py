@@ -60,20 +60,25 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
+from torch import nn
 
-from lrlab.sweep.grid import make_schedule
+from lrlab.sweep.grid import dataset, make_schedule
 
 __all__ = ["run_stacks", "sgd_step", "stacks"]
 
 #: The options in which the members of one stack may differ.
 PER_MEMBER = ("seed", "lr", "schedule")
 _USE_LOCAL = 'use engine "local"'
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+_DROPOUTS += (nn.FeatureAlphaDropout,)
 
 
 def stacks(configs: Mapping[str, Mapping[str, Any]]) -> list[dict[str, dict]]:
@@ -150,12 +155,17 @@ def sgd_step(
     return new_params, new_buffers if momentum != 0 else None
 
 
+def _rate(schedule, step: int) -> float:
+    """``schedule(step)``, checked as :func:`lrlab.train.fit` checks every rate."""
+    lr = float(schedule(step))
+    if not (math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"schedule({step}) must be a finite rate >= 0, got {lr}")
+    return lr
+
+
 def _refuse_unsupported(configs: list[dict], device: torch.device, data_root) -> None:
     """Raise ValueError for any config the engine cannot train the way ``run_one`` does."""
-    from torch import nn
-
     from lrlab import data, models, step
-    from lrlab.sweep.engines import _dataset
 
     built: set[str] = set()
     for config in configs:
@@ -164,9 +174,14 @@ def _refuse_unsupported(configs: list[dict], device: torch.device, data_root) ->
                 f"engine 'vmap' trains with optimizer 'sgd' only, got {config['optimizer']!r}: "
                 f"{_USE_LOCAL}"
             )
-        step._check_optimizer_options(
-            config["optimizer"], config["momentum"], config["nesterov"], config["weight_decay"]
-        )
+        with torch.device("meta"):  # checks the options as the local engine's optimizer does
+            step.make_optimizer(
+                nn.Linear(1, 1),
+                "sgd",
+                momentum=config["momentum"],
+                nesterov=config["nesterov"],
+                weight_decay=config["weight_decay"],
+            )
         precision = step.choose_precision(
             config["precision"], device.type, step.bf16_supported(device)
         )
@@ -183,18 +198,18 @@ def _refuse_unsupported(configs: list[dict], device: torch.device, data_root) ->
         if what in built:
             continue
         built.add(what)
-        dataset = _dataset(config["data"], str(data_root), device)
+        shapes = dataset(config["data"], data_root, device)
         with torch.device("meta"):  # only the architecture: no memory, no random numbers
             net = models.build(
-                config["model"], dataset.num_classes, dataset.input_shape, **config["model_options"]
+                config["model"], shapes.num_classes, shapes.input_shape, **config["model_options"]
             )
         kinds = {type(m).__name__ for m in net.modules()}
-        if any(isinstance(m, nn.modules.batchnorm._NormBase) for m in net.modules()):
+        if any(isinstance(m, _BATCH_NORMS) for m in net.modules()):
             raise ValueError(
                 f"engine 'vmap' cannot train model {config['model']!r}: it has BatchNorm "
                 f"(batch statistics and running buffers): {_USE_LOCAL}"
             )
-        if any(isinstance(m, nn.modules.dropout._DropoutNd) for m in net.modules()):
+        if any(isinstance(m, _DROPOUTS) for m in net.modules()):
             raise ValueError(
                 f"engine 'vmap' cannot train model {config['model']!r}: it has dropout "
                 f"({sorted(k for k in kinds if 'Dropout' in k)}): {_USE_LOCAL}"
@@ -299,11 +314,9 @@ def _train_stack(configs: list[dict], device, data_root: str, command, max_steps
 
     from lrlab import device_name, models
     from lrlab.step import epoch_seed
-    from lrlab.sweep.engines import _dataset
-    from lrlab.train import _lr_at
 
     first, size = configs[0], len(configs)
-    data = _dataset(first["data"], data_root, device)
+    data = dataset(first["data"], data_root, device)
     batch_size, epochs = first["batch_size"], first["epochs"]
     steps_per_epoch = data.num_batches("train", batch_size)
     total = (
@@ -312,7 +325,7 @@ def _train_stack(configs: list[dict], device, data_root: str, command, max_steps
     schedules = [make_schedule(c["schedule"], c["lr"], steps_per_epoch, epochs) for c in configs]
     # (steps, M): fit's rate of every step, rounded to float32 as SGD applies it.
     rates = torch.tensor(
-        [[_lr_at(s, t) for s in schedules] for t in range(total)], dtype=torch.float32
+        [[_rate(s, t) for s in schedules] for t in range(total)], dtype=torch.float32
     ).to(device)
     nets = []
     for config in configs:  # as run_one: seed, then build
