@@ -223,7 +223,7 @@ def run(
             bar.set_postfix(last_acc="diverged" if acc is None else f"{acc:.3f}", refresh=False)
             bar.update()
         bar.close()
-    elif engine == "vmap":
+    elif engine == "vmap" and todo:
         from lrlab.sweep.vmap import run_stacks
 
         stacked = run_stacks(
