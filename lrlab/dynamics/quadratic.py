@@ -49,7 +49,8 @@ def gd_quadratic(
 
     .. math::
 
-        g_t = H w_t,\quad b_t = \mu b_{t-1} + g_t\ (b_{-1} = 0),\quad
+        g_t = H w_t,\quad b_t = \mu b_{t-1} + g_t\ (b_{-1} = 0),
+
         w_{t+1} = w_t - \gamma\,(g_t + \mu b_t \text{ if Nesterov else } b_t).
 
     Without momentum this is w_{t+1} = (I − γH) w_t, so w_t = (I − γH)^t w_0.

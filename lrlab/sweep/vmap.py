@@ -18,7 +18,8 @@ of the PyTorch tutorials, turned into training. Each member keeps
 .. math::
 
     g = \\nabla L(\\theta) + \\lambda\\theta,\\quad
-    b \\leftarrow \\mu b + g\\ (b = g \\text{ at the first step}),\\quad
+    b \\leftarrow \\mu b + g\\ (b = g \\text{ at the first step}),
+
     \\theta \\leftarrow \\theta - \\eta\\,(g + \\mu b \\text{ if Nesterov, else } b),
 
 and it is evaluated on the test split after every epoch as :func:`lrlab.train.fit` does.
