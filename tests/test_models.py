@@ -168,3 +168,41 @@ def test_cnn1d_rejects_images():
 def test_mlp_trains_on_sequences():
     net = models.build("mlp", 10, (1, 40))
     assert net(torch.zeros(2, 1, 40)).shape == (2, 10)
+
+
+def test_preserved_restores_weights_buffers_and_modes_after_an_exception():
+    """BatchNorm's running statistics are buffers; an exception inside the block must not
+    leave the changed weights or the eval mode behind."""
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Dropout())
+    net[2].eval()  # a submodule in its own mode must get that mode back, not the parent's
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    weight = net[0].weight
+    with pytest.raises(RuntimeError, match="inside"):
+        with models.preserved(net):
+            net.train()
+            net(torch.randn(8, 3))  # updates the running statistics
+            with torch.no_grad():
+                net[0].weight.mul_(3.0)
+            raise RuntimeError("inside")
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert net[0].weight is weight  # restored in place: optimizers keep their references
+    assert [m.training for m in net.modules()] == [True, True, True, False]
+
+
+def test_preserved_can_leave_the_weights_alone():
+    net = torch.nn.Linear(2, 2)
+    with models.preserved(net, weights=False):
+        with torch.no_grad():
+            net.weight.zero_()
+        net.eval()
+    assert net.training and float(net.weight.abs().sum()) == 0.0
+
+
+def test_build_with_a_seed_is_a_function_of_the_seed():
+    a = models.build("cnn1d", 10, (1, 40), seed=3)
+    torch.manual_seed(99)
+    b = models.build("cnn1d", 10, (1, 40), seed=3)
+    c = models.build("cnn1d", 10, (1, 40), seed=4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert not torch.equal(next(a.parameters()), next(c.parameters()))
