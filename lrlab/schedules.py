@@ -46,6 +46,7 @@ __all__ = [
     "laplacian_peak",
     "warmup",
     "join",
+    "rate_at",
     "to_torch",
     "trace_torch",
     "FACTORIES",
@@ -727,6 +728,20 @@ FACTORIES: dict[str, Callable[..., Schedule]] = {
     "gaussian_peak": gaussian_peak,
     "laplacian_peak": laplacian_peak,
 }
+
+
+def rate_at(schedule: Callable[[int], float], step: int) -> float:
+    """The rate ``schedule`` gives optimizer step ``step``, checked: a finite number >= 0.
+
+    Examples
+    --------
+    >>> rate_at(constant(0.1), 5)
+    0.1
+    """
+    lr = float(schedule(step))
+    if not (math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"schedule({step}) must be a finite rate >= 0, got {lr}")
+    return lr
 
 
 def to_torch(schedule, optimizer):

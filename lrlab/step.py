@@ -31,11 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lrlab import _check
+from lrlab.options import LOSSES, PRECISIONS, RunOptions
 
 __all__ = [
-    "LOSSES",
-    "OPTIMIZERS",
-    "PRECISIONS",
     "Prepared",
     "bf16_supported",
     "choose_channels_last",
@@ -49,10 +47,6 @@ __all__ = [
     "square_loss",
 ]
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-OPTIMIZERS = ("sgd", "adam", "adamw")
-#: The training losses: cross-entropy, or the square loss on one-hot targets.
-LOSSES = ("cross_entropy", "mse")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -129,17 +123,6 @@ def bf16_supported(device: torch.device | str) -> bool:
     return device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
 
 
-def _check_optimizer_options(
-    optimizer: str, momentum: float, nesterov: bool, weight_decay: float
-) -> tuple[float, float]:
-    _check.choice("optimizer", optimizer, OPTIMIZERS)
-    momentum = _check.number("momentum", momentum, 0, 1, high_open=True)
-    weight_decay = _check.number("weight_decay", weight_decay, low=0)
-    if _check.flag("nesterov", nesterov) and (optimizer != "sgd" or momentum == 0):
-        raise ValueError("nesterov=True needs optimizer='sgd' and momentum > 0")
-    return momentum, weight_decay
-
-
 def make_optimizer(
     model: nn.Module,
     optimizer: str = "sgd",
@@ -159,14 +142,16 @@ def make_optimizer(
     >>> make_optimizer(nn.Linear(2, 1), "sgd", lr=0.1).defaults["momentum"]
     0.9
     """
-    momentum, weight_decay = _check_optimizer_options(optimizer, momentum, nesterov, weight_decay)
+    o = RunOptions(
+        optimizer=optimizer, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    )
     params = model.parameters()
-    if optimizer == "sgd":
+    if o.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+            params, lr=lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
         )
-    cls = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
+    cls = torch.optim.Adam if o.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=lr, betas=(o.momentum, 0.999), weight_decay=o.weight_decay)
 
 
 def square_loss(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -331,17 +316,12 @@ class Prepared:
 def prepare(
     model: nn.Module,
     device: torch.device | str,
+    options: RunOptions | None = None,
     *,
     lr: float = 0.1,
-    optimizer: str | torch.optim.Optimizer = "sgd",
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    weight_decay: float = 5e-4,
-    precision: str = "auto",
-    channels_last="auto",
-    compile: bool = False,
-    loss: str = "cross_entropy",
+    optimizer: str | torch.optim.Optimizer | None = None,
     metrics: bool = True,
+    **overrides,
 ) -> Prepared:
     """Set ``model`` up for training on ``device``: precision, layout, optimizer, scaler, step.
 
@@ -354,24 +334,19 @@ def prepare(
     ----------
     model : torch.nn.Module
     device : torch.device or str
+    options : lrlab.options.RunOptions, optional
+        The run's options (its batch size and seed are the caller's business here);
+        ``RunOptions()`` by default.
     lr : float
         The optimizer's initial rate (each step sets its own).
-    optimizer : {"sgd", "adam", "adamw"} or torch.optim.Optimizer
-        A name builds one with :func:`make_optimizer`; an instance (over the model's
-        parameters, which must then already be on ``device``) is used as it is and the
-        options ``momentum``, ``nesterov``, ``weight_decay`` are ignored.
-    momentum, nesterov, weight_decay
-        See :func:`make_optimizer`.
-    precision : {"auto", "fp32", "bf16", "fp16"}
-        See :func:`choose_precision`.
-    channels_last : {"auto", True, False}
-        See :func:`choose_channels_last`.
-    compile : bool
-        Run the model through ``torch.compile`` in the step.
-    loss : {"cross_entropy", "mse"}
-        See :func:`loss_function`.
+    optimizer : str or torch.optim.Optimizer, optional
+        A name overrides ``options.optimizer``; an instance (over the model's parameters,
+        which must then already be on ``device``) is used as it is, and the options'
+        optimizer, momentum, Nesterov flag and weight decay are ignored.
     metrics : bool
         See :func:`make_train_step`.
+    **overrides
+        Options of :class:`~lrlab.options.RunOptions` that replace those of ``options``.
 
     Returns
     -------
@@ -383,31 +358,28 @@ def prepare(
     >>> type(run.optimizer).__name__, run.scaler is None, run.loss
     ('Adam', True, 'mse')
     """
+    instance = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+    if optimizer is not None and instance is None:
+        if not isinstance(optimizer, str):
+            raise TypeError(
+                f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}"
+            )
+        overrides["optimizer"] = optimizer
+    o = RunOptions.resolve(options, overrides)
     device = torch.device(device)
-    prec = choose_precision(precision, device.type, bf16_supported(device))
+    prec = choose_precision(o.precision, device.type, bf16_supported(device))
     has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    use_channels_last = choose_channels_last(channels_last, device.type, has_conv)
-    _check.choice("loss", loss, LOSSES)
-    _check.flag("compile", compile)
-    named = isinstance(optimizer, str)
-    if named:
-        _check_optimizer_options(optimizer, momentum, nesterov, weight_decay)
-    elif not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}")
-    elif any(p.device != device for p in model.parameters()):
+    use_channels_last = choose_channels_last(o.channels_last, device.type, has_conv)
+    if instance is not None and any(p.device != device for p in model.parameters()):
         raise ValueError(f"with an optimizer instance the model must already be on {device}")
     model.to(device)
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = (
-        make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay)
-        if named
-        else optimizer
-    )
+    opt = instance or make_optimizer(model, o.optimizer, lr, o.momentum, o.nesterov, o.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if prec == "fp16" else None
-    net = torch.compile(model) if compile else model
-    step = make_train_step(net, opt, prec, use_channels_last, scaler, metrics, loss)
-    return Prepared(model, net, device, prec, use_channels_last, opt, scaler, loss, step)
+    net = torch.compile(model) if o.compile else model
+    step = make_train_step(net, opt, prec, use_channels_last, scaler, metrics, o.loss)
+    return Prepared(model, net, device, prec, use_channels_last, opt, scaler, o.loss, step)
 
 
 @torch.no_grad()

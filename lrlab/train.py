@@ -5,8 +5,8 @@ records every step's learning rate, loss and gradient norm and every epoch's tra
 loss and accuracy in a :class:`~lrlab.history.History`, stops cleanly when the loss stops
 being finite, and can checkpoint every epoch and resume bit-for-bit (on the CPU). The run
 is set up by :func:`lrlab.step.prepare`, the same set-up the range test and the benchmark
-use; the step, the History and the speed measurements live in :mod:`lrlab.step`,
-:mod:`lrlab.history` and :mod:`lrlab.speed` and are re-exported here.
+use, from the same :class:`~lrlab.options.RunOptions`; the step, the History and the speed
+measurements live in :mod:`lrlab.step`, :mod:`lrlab.history` and :mod:`lrlab.speed`.
 
 On a GPU it uses the fast path by default: data already on the device (see
 :mod:`lrlab.data`), bf16 autocast (fp16 with a gradient scaler on GPUs without bf16, such
@@ -70,41 +70,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab import _check, device_name
+from lrlab import _check, device_name, schedules
 from lrlab._io import atomic_write
 from lrlab.history import History
-from lrlab.speed import matmul_peak, throughput, training_flops
-from lrlab.step import (
-    LOSSES,
-    OPTIMIZERS,
-    PRECISIONS,
-    choose_channels_last,
-    choose_precision,
-    epoch_seed,
-    evaluate,
-    make_optimizer,
-    make_train_step,
-    prepare,
-)
+from lrlab.options import RunOptions
+from lrlab.step import epoch_seed, evaluate, prepare
 
-__all__ = [
-    "LOSSES",
-    "OPTIMIZERS",
-    "PRECISIONS",
-    "Callback",
-    "History",
-    "StopTraining",
-    "choose_channels_last",
-    "choose_precision",
-    "evaluate",
-    "fit",
-    "is_due",
-    "make_optimizer",
-    "make_train_step",
-    "matmul_peak",
-    "throughput",
-    "training_flops",
-]
+__all__ = ["Callback", "StopTraining", "fit", "is_due"]
 
 # Options that may differ between a run and its resumption ("schedule" is its repr, which
 # for a lambda names a memory address: the schedule is checked by its values instead).
@@ -165,9 +137,7 @@ def _as_schedule(schedule) -> Callable[[int], float]:
     if isinstance(schedule, (bool, np.bool_)):
         raise TypeError(f"schedule must be callable or a number, got {schedule!r}")
     if isinstance(schedule, (int, float, np.integer, np.floating)):
-        from lrlab.schedules import constant
-
-        return constant(_check.number("schedule", schedule, low=0, low_open=True))
+        return schedules.constant(_check.number("schedule", schedule, low=0, low_open=True))
     if not callable(schedule):
         raise TypeError(f"schedule must be callable or a number, got {schedule!r}")
     return schedule
@@ -196,7 +166,7 @@ def _resume(checkpoint, run, schedule, config: dict, epochs: int) -> tuple[Histo
     } - _RESUMABLE_DIFFERENCES
     done = len(history.lr)
     sample = np.unique(np.linspace(0, done - 1, min(done, 100)).astype(int))
-    if any(_lr_at(schedule, int(t)) != history.lr[t] for t in sample):
+    if any(schedules.rate_at(schedule, int(t)) != history.lr[t] for t in sample):
         differ.add("schedule")
     if differ:
         raise ValueError(
@@ -218,20 +188,13 @@ def fit(
     data,
     schedule,
     epochs: int,
-    batch_size: int = 128,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    weight_decay: float = 5e-4,
-    precision: str = "auto",
-    channels_last="auto",
-    compile: bool = False,
-    seed: int = 0,
+    options: RunOptions | None = None,
+    *,
     checkpoint=None,
     resume: bool = False,
     progress: bool = True,
     callbacks: Sequence[Callable] = (),
-    loss: str = "cross_entropy",
+    **overrides,
 ) -> History:
     """Train ``model`` on ``data``, the schedule setting every step's rate.
 
@@ -254,22 +217,11 @@ def fit(
         ``schedule(step) -> lr`` (e.g. from :mod:`lrlab.schedules`), or a constant rate.
     epochs : int
         Passes over the training set, >= 1.
-    batch_size : int
-    optimizer : {"sgd", "adam", "adamw"}
-    momentum : float
-        SGD momentum (Adam's beta1), in [0, 1); 0 is plain SGD.
-    nesterov : bool
-        Nesterov momentum (SGD only).
-    weight_decay : float
-        L2 penalty on all parameters (decoupled for AdamW), >= 0.
-    precision : {"auto", "fp32", "bf16", "fp16"}
-        See :func:`lrlab.step.choose_precision`.
-    channels_last : {"auto", True, False}
-        See :func:`lrlab.step.choose_channels_last`.
-    compile : bool
-        Run the model through ``torch.compile``.
-    seed : int
-        Seed of the data order, augmentation and in-model randomness, >= 0.
+    options : lrlab.options.RunOptions, optional
+        Batch size, optimizer (SGD with heavy-ball momentum and L2 weight decay by
+        default, Adam, AdamW), momentum, Nesterov, weight decay, precision, memory layout,
+        compilation, loss and seed; ``RunOptions()`` by default (batch 128, momentum 0.9,
+        weight decay 5e-4, the fast path on a GPU, cross-entropy, seed 0).
     checkpoint : str or path, optional
         File to write (atomically) after every epoch: model, optimizer, scaler, History.
     resume : bool
@@ -282,9 +234,9 @@ def fit(
         at the steps they ask for (``every``, ``wants``), optionally with an
         ``on_epoch_end(model, epoch, history)`` method; one may raise
         :class:`StopTraining`. The protocol is in this module's docstring.
-    loss : {"cross_entropy", "mse"}
-        The training (and test) loss: cross-entropy, or the square loss on one-hot
-        targets (:func:`lrlab.step.square_loss`). Accuracy is the logits' argmax either way.
+    **overrides
+        Options of :class:`~lrlab.options.RunOptions` that replace those of ``options``
+        (``fit(model, data, 0.1, 5, batch_size=64, momentum=0.0)``).
 
     Returns
     -------
@@ -296,24 +248,12 @@ def fit(
     """
     schedule = _as_schedule(schedule)
     epochs = _check.integer("epochs", epochs, minimum=1)
-    batch_size = _check.integer("batch_size", batch_size, minimum=1)
-    seed = _check.integer("seed", seed, minimum=0)
-    if resume and checkpoint is None:
+    options = RunOptions.resolve(options, overrides)
+    if _check.flag("resume", resume) and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path>")
     callbacks = _check_callbacks(callbacks)
-    run = prepare(
-        model,
-        data.device,
-        lr=_lr_at(schedule, 0),
-        optimizer=optimizer,
-        momentum=momentum,
-        nesterov=nesterov,
-        weight_decay=weight_decay,
-        precision=precision,
-        channels_last=channels_last,
-        compile=compile,
-        loss=loss,
-    )
+    batch_size, seed = options.batch_size, options.seed
+    run = prepare(model, data.device, options, lr=schedules.rate_at(schedule, 0))
     steps_per_epoch = data.num_batches("train", batch_size)
     config = {
         "model": type(model).__name__,
@@ -321,16 +261,9 @@ def fit(
         "data": data.name,
         "schedule": repr(schedule),
         "epochs": epochs,
-        "batch_size": batch_size,
-        "optimizer": optimizer,
-        "momentum": momentum,
-        "nesterov": nesterov,
-        "weight_decay": weight_decay,
+        **options.to_dict(),
         "precision": run.precision,
         "channels_last": run.channels_last,
-        "compile": compile,
-        "seed": seed,
-        "loss": loss,
     }
     history = History(
         steps_per_epoch=steps_per_epoch, device=device_name(run.device), seed=seed, config=config
@@ -362,7 +295,7 @@ def fit(
             sizes: list[int] = []
             correct = 0
             for x, y in data.batches("train", batch_size, seed=seed_of_epoch):
-                lr = _lr_at(schedule, step)
+                lr = schedules.rate_at(schedule, step)
                 history.lr.append(lr)
                 pending.append(run.step(x, y, lr))
                 sizes.append(len(y))
@@ -381,7 +314,13 @@ def fit(
             if history.diverged:
                 break
             test_loss, test_acc = evaluate(
-                model, data, "test", max(batch_size, 512), run.precision, run.channels_last, loss
+                model,
+                data,
+                "test",
+                max(batch_size, 512),
+                run.precision,
+                run.channels_last,
+                options.loss,
             )
             history.train_loss.append(
                 float(np.dot(history.loss[-len(sizes) :], sizes)) / sum(sizes)
@@ -409,13 +348,6 @@ def fit(
         if started is not None:  # time of an epoch cut short
             history.wall_time += time.perf_counter() - started
     return history
-
-
-def _lr_at(schedule, step: int) -> float:
-    lr = float(schedule(step))
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"schedule({step}) must be a finite rate >= 0, got {lr}")
-    return lr
 
 
 def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad: bool) -> int:

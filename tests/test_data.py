@@ -16,11 +16,6 @@ from lrlab import data
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return data.load("digits", device="cpu")
-
-
-@pytest.fixture(scope="module")
 def images():
     """A CIFAR-shaped data set (random pixels) built directly."""
     gen = torch.Generator().manual_seed(1)
@@ -196,11 +191,6 @@ def test_official_sources_are_the_published_archives():
 
 
 # --- MNIST-1D -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mnist1d(tmp_path_factory):
-    return data.load("mnist1d", root=tmp_path_factory.mktemp("mnist1d"), device="cpu")
 
 
 def test_mnist1d_is_the_packages_standard_dataset(mnist1d):

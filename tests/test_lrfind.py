@@ -17,13 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from lrlab import cli, data, lrfind, models, results
+from lrlab import cli, lrfind, models, results
 from lrlab.lrfind import RangeTestResult
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits", device="cpu")
 
 
 def mlp(seed: int = 0, hidden=(32,)) -> nn.Module:

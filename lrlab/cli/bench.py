@@ -12,9 +12,10 @@ from lrlab.cli.options import (
     add_model_options,
     add_optimizer_options,
     build_model,
-    optimizer_kwargs,
     positive_int,
+    run_options,
 )
+from lrlab.options import RunOptions
 
 __all__ = ["BF16_DATASHEET_PEAKS", "add_bench_command", "datasheet_peak", "run_bench_train"]
 
@@ -40,7 +41,7 @@ def add_bench_command(subparsers) -> None:
     )
     add_model_options(parser)
     parser.set_defaults(model="resnet18")
-    add_optimizer_options(parser, batch_size=512)
+    add_optimizer_options(parser, RunOptions(batch_size=512))
     group = parser.add_argument_group("benchmark")
     group.add_argument(
         "--dataset",
@@ -172,13 +173,7 @@ def run_bench_train(args: argparse.Namespace) -> int:
 
     rows = []
     for compiled in modes:
-        run = prepare(
-            model,
-            device,
-            lr=0.01,
-            compile=compiled,
-            **optimizer_kwargs(args),
-        )
+        run = prepare(model, device, run_options(args), lr=0.01, compile=compiled)
         for pipeline, batches in (
             ("device-resident (lrlab.data)", _forever(resident)),
             (f"DataLoader (torchvision, {args.workers} workers)", _forever(classic)),

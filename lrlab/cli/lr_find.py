@@ -13,6 +13,7 @@ from lrlab.cli.options import (
     build_model,
     load_data,
     positive_int,
+    run_options,
 )
 
 __all__ = ["add_lr_find_command", "config_from_args", "run_lr_find"]
@@ -119,7 +120,9 @@ def add_lr_find_command(subparsers):
         "(a .json path; lrlab.results.load_or_run finds it by its config)",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_optimizer_options(parser, weight_decay=0.0, nesterov=False, compile=False)
+    from lrlab.lrfind import OPTIONS
+
+    add_optimizer_options(parser, OPTIONS, nesterov=False, compile=False)
     parser.set_defaults(func=run_lr_find)
     return parser
 
@@ -127,6 +130,8 @@ def add_lr_find_command(subparsers):
 def config_from_args(args) -> dict:
     """The :func:`lrlab.lrfind.run_config` config of parsed ``lrlab lr-find`` arguments
     (what ``--out`` stores), with every key of :data:`lrlab.lrfind.CONFIG_KEYS`."""
+    from lrlab.lrfind import OPTIONS
+
     return {
         "dataset": args.dataset,
         "model": args.model,
@@ -137,11 +142,7 @@ def config_from_args(args) -> dict:
         "mode": args.mode,
         "smooth": args.smooth,
         "diverge": args.diverge,
-        "batch_size": args.batch_size,
-        "optimizer": args.optimizer,
-        "momentum": args.momentum,
-        "weight_decay": args.weight_decay,
-        "seed": args.seed,
+        **run_options(args, base=OPTIONS).to_dict(),
     }
 
 
@@ -168,20 +169,15 @@ def run_lr_find(args) -> int:
     import torch
 
     import lrlab
-    from lrlab import models, results
+    from lrlab import lrfind, models, results
     from lrlab.lrfind import range_test, range_test_seeds
 
     if args.out is not None and (args.seeds > 1 or not args.out.endswith(".json")):
         raise ValueError(f"--out needs a .json path and --seeds 1, got {args.out!r}")
+    config = config_from_args(args)  # every option checked before the data are loaded
     data = load_data(args)
-    config = config_from_args(args)
-    options = {k: v for k, v in config.items() if k not in ("dataset", "model", "model_options")}
-    del options["seed"]
-    run_options = {
-        "precision": args.precision,
-        "channels_last": args.channels_last,
-        "progress": not args.no_progress,
-    }
+    test = {k: config[k] for k in ("start_lr", "end_lr", "num_iter", "mode", "smooth", "diverge")}
+    options = run_options(args, base=lrfind.OPTIONS)
     print(
         f"lr-find: {args.model} on {data.name}, {args.optimizer} (momentum {args.momentum}), "
         f"batch {args.batch_size}, {args.mode} sweep {args.start_lr:g} -> {args.end_lr:g} "
@@ -189,7 +185,7 @@ def run_lr_find(args) -> int:
     )
     if args.seeds == 1:
         model = build_model(args, data)
-        result = range_test(model, data, seed=args.seed, **options, **run_options)
+        result = range_test(model, data, **test, options=options, progress=not args.no_progress)
         taken = f"{len(result.lrs)} of {args.num_iter} steps"
         print(
             f"stopped early after {taken} ({result.stop_reason})" if result.stopped_early else taken
@@ -203,7 +199,9 @@ def run_lr_find(args) -> int:
             return models.build(args.model, data.num_classes, data.input_shape)
 
         seeds = list(range(args.seed, args.seed + args.seeds))
-        sweep = range_test_seeds(build, data, seeds=seeds, **options, **run_options)
+        sweep = range_test_seeds(
+            build, data, seeds=seeds, **test, options=options, progress=not args.no_progress
+        )
         print(f"suggestions over seeds {seeds[0]}..{seeds[-1]}:")
         print(sweep.table(args.methods))
         ax = sweep.plot(args.methods)

@@ -16,6 +16,7 @@ __all__ = [
     "non_negative_float",
     "parse_bool",
     "positive_int",
+    "run_options",
 ]
 
 
@@ -108,35 +109,37 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def add_optimizer_options(
     parser: argparse.ArgumentParser,
-    batch_size: int = 128,
-    weight_decay: float = 5e-4,
+    base=None,
     nesterov: bool = True,
     compile: bool = True,
 ) -> None:
     """Batch size, optimizer, momentum, weight decay, precision, memory layout; and, unless
     turned off for a command that does not use them, ``--nesterov`` and ``--compile``.
 
-    ``batch_size`` and ``weight_decay`` are the command's defaults.
+    The defaults, choices and checks are those of :class:`lrlab.options.RunOptions`;
+    ``base`` (a ``RunOptions``) gives the command's own defaults (``lrlab lr-find`` has no
+    weight decay). :func:`run_options` turns the parsed options back into a ``RunOptions``.
     """
-    from lrlab.step import OPTIMIZERS, PRECISIONS
+    from lrlab.options import OPTIMIZERS, PRECISIONS, RunOptions
 
+    base = base if base is not None else RunOptions()
     group = parser.add_argument_group("optimization")
     group.add_argument(
         "--batch-size",
         type=positive_int,
-        default=batch_size,
+        default=base.batch_size,
         help="examples per optimizer step (default: %(default)s)",
     )
     group.add_argument(
         "--optimizer",
-        default="sgd",
+        default=base.optimizer,
         choices=OPTIMIZERS,
         help="sgd (heavy-ball or Nesterov momentum), adam or adamw (default: %(default)s)",
     )
     group.add_argument(
         "--momentum",
         type=float,
-        default=0.9,
+        default=base.momentum,
         help="SGD momentum, or Adam's beta1, in [0, 1) (default: %(default)s)",
     )
     if nesterov:
@@ -146,12 +149,12 @@ def add_optimizer_options(
     group.add_argument(
         "--weight-decay",
         type=non_negative_float,
-        default=weight_decay,
+        default=base.weight_decay,
         help="L2 weight decay on all parameters (decoupled for adamw) (default: %(default)s)",
     )
     group.add_argument(
         "--precision",
-        default="auto",
+        default=base.precision,
         choices=PRECISIONS,
         help="auto = bf16 autocast on GPUs with bf16, fp16 with a gradient scaler on older "
         "GPUs, fp32 on the CPU (default: %(default)s)",
@@ -159,7 +162,7 @@ def add_optimizer_options(
     group.add_argument(
         "--channels-last",
         type=auto_bool,
-        default="auto",
+        default=base.channels_last,
         metavar="{auto,true,false}",
         help="channels-last memory layout; auto = on for conv nets on CUDA (default: auto)",
     )
@@ -169,17 +172,25 @@ def add_optimizer_options(
         )
 
 
-def optimizer_kwargs(args: argparse.Namespace) -> dict:
-    """The options of :func:`add_optimizer_options` (but the batch size and ``--compile``)
-    as keyword arguments of ``train.fit`` and ``step.prepare``."""
-    return {
+def run_options(args: argparse.Namespace, base=None):
+    """The :class:`lrlab.options.RunOptions` of parsed options (:func:`add_optimizer_options`,
+    and ``--seed`` of :func:`add_model_options`); options a command does not offer keep
+    ``base``'s values."""
+    from lrlab.options import RunOptions
+
+    values = {
+        "batch_size": args.batch_size,
         "optimizer": args.optimizer,
         "momentum": args.momentum,
-        "nesterov": getattr(args, "nesterov", False),
         "weight_decay": args.weight_decay,
         "precision": args.precision,
         "channels_last": args.channels_last,
+        "nesterov": getattr(args, "nesterov", None),
+        "compile": getattr(args, "compile", None),
+        "seed": getattr(args, "seed", None),
     }
+    given = {key: value for key, value in values.items() if value is not None}
+    return RunOptions.from_dict(given, base=base)
 
 
 def load_data(args: argparse.Namespace):

@@ -12,8 +12,8 @@ from lrlab.cli.options import (
     add_optimizer_options,
     build_model,
     load_data,
-    optimizer_kwargs,
     positive_int,
+    run_options,
 )
 from lrlab.cli.schedule_options import add_schedule_options, schedule_from_args
 
@@ -116,6 +116,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.out is not None and not args.out.endswith(".json"):
         raise ValueError(f"--out must name a .json file, got {args.out!r}")
+    options = run_options(args)  # checked before the data are loaded
     data = load_data(args)
     steps_per_epoch = data.num_batches("train", args.batch_size)
     schedule = schedule_from_args(args, total_steps=args.epochs * steps_per_epoch)
@@ -126,10 +127,7 @@ def run_train(args: argparse.Namespace) -> int:
         data,
         schedule,
         args.epochs,
-        batch_size=args.batch_size,
-        compile=args.compile,
-        **optimizer_kwargs(args),
-        seed=args.seed,
+        options,
         checkpoint=args.checkpoint,
         resume=args.resume,
         progress=not args.no_progress,

@@ -16,10 +16,12 @@ from torch import nn
 from lrlab import _check
 from lrlab.lrfind.result import RangeTestResult, SeedSweep
 from lrlab.lrfind.sweep import lr_sweep
+from lrlab.options import RunOptions
 from lrlab.step import epoch_seed, prepare
 
 __all__ = [
     "CONFIG_KEYS",
+    "OPTIONS",
     "range_test",
     "range_test_seeds",
     "restore_state",
@@ -90,6 +92,10 @@ def _train_batches(data, batch_size: int, seed: int):
         epoch += 1
 
 
+#: The range test's default run options: :func:`lrlab.train.fit`'s, without weight decay.
+OPTIONS = RunOptions(weight_decay=0.0)
+
+
 def range_test(
     model: nn.Module,
     data,
@@ -99,15 +105,12 @@ def range_test(
     mode: str = "exp",
     smooth: float = 0.98,
     diverge: float = 4.0,
-    batch_size: int = 128,
-    optimizer: str | torch.optim.Optimizer = "sgd",
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    seed: int = 0,
-    precision: str = "auto",
-    channels_last="auto",
+    options: RunOptions | None = None,
+    *,
+    optimizer: str | torch.optim.Optimizer | None = None,
     progress: bool = False,
     callback: Callable[[nn.Module, int], None] | None = None,
+    **overrides,
 ) -> RangeTestResult:
     """Smith's learning-rate range test: one optimizer step per rate of a growing sweep.
 
@@ -141,27 +144,25 @@ def range_test(
     diverge : float
         Stop once the smoothed loss exceeds ``diverge`` × its best so far; > 1
         (``math.inf``: stop only on a non-finite loss).
-    batch_size : int
-        Examples per step.
-    optimizer : {"sgd", "adam", "adamw"} or torch.optim.Optimizer
-        A name builds a fresh optimizer with :func:`lrlab.step.make_optimizer` from
-        ``momentum`` (Adam's β1) and ``weight_decay``. An optimizer instance over the
-        model's parameters is used as it is (its momentum buffers included) and restored
+    options : lrlab.options.RunOptions, optional
+        Batch size (examples per step), optimizer, momentum (Adam's β1), weight decay,
+        precision, memory layout, loss and seed (of the batch order, augmentation and
+        in-model randomness); :data:`OPTIONS` by default: those of
+        :func:`lrlab.train.fit` without weight decay.
+    optimizer : str or torch.optim.Optimizer, optional
+        A name overrides ``options.optimizer`` (a fresh optimizer is built with
+        :func:`lrlab.step.make_optimizer`). An optimizer instance over the model's
+        parameters is used as it is (its momentum buffers included) and restored
         afterwards; the model must then already be on ``data.device``.
-    momentum, weight_decay : float
-        For a named optimizer; momentum in [0, 1), weight decay >= 0.
-    seed : int
-        Seed of the batch order, augmentation and in-model randomness (dropout).
-    precision : {"auto", "fp32", "bf16", "fp16"}
-        See :func:`lrlab.step.choose_precision`.
-    channels_last : {"auto", True, False}
-        See :func:`lrlab.step.choose_channels_last`.
     progress : bool
         Show a tqdm progress bar.
     callback : callable, optional
         Called as ``callback(model, step)`` after each optimizer step but the one that
         stops the test (before the state is restored), e.g. to measure the model along the
         sweep; with a callback the losses are read back after every step.
+    **overrides
+        Options of :class:`~lrlab.options.RunOptions` that replace those of ``options``
+        (``range_test(model, data, batch_size=64, momentum=0.0)``).
 
     Returns
     -------
@@ -188,29 +189,26 @@ def range_test(
     lrs = lr_sweep(start_lr, end_lr, num_iter, mode)
     smooth = _check.number("smooth", smooth, 0, 1, high_open=True)
     diverge = _check.number("diverge", diverge, low=1, low_open=True, finite=False)
-    batch_size = _check.integer("batch_size", batch_size, minimum=1)
-    seed = _check.integer("seed", seed, minimum=0)
-    named = isinstance(optimizer, str)
-    if not (named or isinstance(optimizer, torch.optim.Optimizer)):
-        raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}")
+    instance = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+    if optimizer is not None and instance is None:
+        if not isinstance(optimizer, str):
+            raise TypeError(
+                f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}"
+            )
+        overrides["optimizer"] = optimizer
+    options = RunOptions.resolve(options, overrides, default=OPTIONS)
+    batch_size, seed = options.batch_size, options.seed
+    named = instance is None
     device = data.device
     started = time.perf_counter()
     # prepare() checks the optimizer, precision and layout options before it touches the model.
-    saved = save_state(model, None if named else optimizer)
+    saved = save_state(model, instance)
     rng_devices = [device] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
             run = prepare(
-                model,
-                device,
-                lr=float(lrs[0]),
-                optimizer=optimizer,
-                momentum=momentum,
-                weight_decay=weight_decay,
-                precision=precision,
-                channels_last=channels_last,
-                metrics=False,
+                model, device, options, lr=float(lrs[0]), optimizer=instance, metrics=False
             )
             model.train()
             batches = _train_batches(data, batch_size, seed)
@@ -220,7 +218,7 @@ def range_test(
                 run.step, batches, lrs, smooth, diverge, check_every, progress, after_step
             )
     finally:
-        restore_state(model, None if named else optimizer, saved)
+        restore_state(model, instance, saved)
     taken = len(losses)
     return RangeTestResult(
         lrs=lrs[:taken],
@@ -236,9 +234,9 @@ def range_test(
         diverge=float(diverge),
         config={
             "batch_size": batch_size,
-            "optimizer": optimizer if named else type(optimizer).__name__,
-            "momentum": float(momentum) if named else _group_momentum(optimizer),
-            "weight_decay": float(weight_decay) if named else None,
+            "optimizer": options.optimizer if named else type(instance).__name__,
+            "momentum": options.momentum if named else _group_momentum(instance),
+            "weight_decay": options.weight_decay if named else None,
             "seed": seed,
             "precision": run.precision,
             "data": data.name,
@@ -343,11 +341,7 @@ CONFIG_KEYS = (
     "mode",
     "smooth",
     "diverge",
-    "batch_size",
-    "optimizer",
-    "momentum",
-    "weight_decay",
-    "seed",
+    *RunOptions.names(),
 )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lrlab.sweep.grid import config_key, dataset, expand, make_schedule, normalize
+from lrlab.sweep.grid import config_key, dataset, expand, make_schedule, normalize, run_options
 
 __all__ = ["ENGINES", "StopAfter", "run", "run_one"]
 
@@ -85,14 +85,7 @@ def run_one(
         data,
         schedule,
         config["epochs"],
-        batch_size=config["batch_size"],
-        optimizer=config["optimizer"],
-        momentum=config["momentum"],
-        nesterov=config["nesterov"],
-        weight_decay=config["weight_decay"],
-        precision=config["precision"],
-        channels_last=config["channels_last"],
-        seed=config["seed"],
+        run_options(config),
         progress=progress,
         callbacks=[] if max_steps is None else [StopAfter(max_steps)],
     )

@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lrlab import _check
+from lrlab.options import RunOptions
+
 __all__ = [
     "DEFAULTS",
     "config_key",
@@ -21,10 +24,12 @@ __all__ = [
     "load_grid",
     "make_schedule",
     "normalize",
+    "run_options",
     "schedule_label",
 ]
 
-#: Every option of a run and its default (the keys of a config).
+#: Every option of a run and its default (the keys of a config): what to train, its
+#: schedule and length, and the run options of :class:`lrlab.options.RunOptions`.
 DEFAULTS: dict[str, Any] = {
     "data": "digits",
     "model": "mlp",
@@ -32,14 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "schedule": {"name": "constant"},
     "lr": 0.1,
     "epochs": 1,
-    "batch_size": 128,
-    "optimizer": "sgd",
-    "momentum": 0.9,
-    "nesterov": False,
-    "weight_decay": 5e-4,
-    "precision": "auto",
-    "channels_last": "auto",
-    "seed": 0,
+    **RunOptions().to_dict(),
 }
 
 _DATASETS: dict[tuple, Any] = {}
@@ -107,13 +105,22 @@ def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             raise ValueError(f"{key} must be one value in a config (lists are grid axes)")
     out["schedule"] = _schedule_spec(out["schedule"])
-    for key in ("epochs", "batch_size"):
-        if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
-            raise ValueError(f"{key} must be an integer >= 1, got {out[key]!r}")
-    if not (isinstance(out["lr"], (int, float)) and out["lr"] > 0):
-        raise ValueError(f"lr must be a number > 0, got {out['lr']!r}")
+    out["epochs"] = _check.integer("epochs", out["epochs"], minimum=1)
+    out["lr"] = _check.number("lr", out["lr"], low=0, low_open=True)
+    out.update(run_options(out).to_dict())
     # JSON-plain (NumPy numbers become Python ones), so equal configs hash equally.
     return json.loads(json.dumps(out, default=_json_default))
+
+
+def run_options(config: Mapping[str, Any]) -> RunOptions:
+    """The :class:`lrlab.options.RunOptions` of a config (its run-option keys, checked).
+
+    Examples
+    --------
+    >>> run_options({"lr": 0.1, "momentum": 0.0}).momentum
+    0.0
+    """
+    return RunOptions.from_dict({k: config[k] for k in RunOptions.names() if k in config})
 
 
 def _json_default(value):

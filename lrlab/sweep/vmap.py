@@ -175,14 +175,12 @@ def _refuse_unsupported(configs: list[dict], device: torch.device, data_root) ->
                 f"engine 'vmap' trains with optimizer 'sgd' only, got {config['optimizer']!r}: "
                 f"{_USE_LOCAL}"
             )
-        with torch.device("meta"):  # checks the options as the local engine's optimizer does
-            step.make_optimizer(
-                nn.Linear(1, 1),
-                "sgd",
-                momentum=config["momentum"],
-                nesterov=config["nesterov"],
-                weight_decay=config["weight_decay"],
-            )
+        for option, supported in (("loss", "cross_entropy"), ("compile", False)):
+            if config[option] != supported:
+                raise ValueError(
+                    f"engine 'vmap' trains with {option} {supported!r} only, got "
+                    f"{config[option]!r}: {_USE_LOCAL}"
+                )
         precision = step.choose_precision(
             config["precision"], device.type, step.bf16_supported(device)
         )
