@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 import lrlab
 from lrlab import data, lrfind, models, results
+from lrlab.step import make_train_step
 
 
 def build(name: str, dataset, seed: int = 0):
@@ -59,12 +60,11 @@ def plain_loop(model, dataset, lrs, batch_size: int) -> None:
 
 
 def shared_step_loop(model, dataset, lrs, batch_size: int) -> None:
-    """The same loop through lrlab.train.make_train_step, the step range_test and fit share
+    """The same loop through lrlab.step.make_train_step, the step range_test and fit share
     (it also computes the gradient norm and the number of correct predictions)."""
-    from lrlab import train
 
     opt = torch.optim.SGD(model.parameters(), lr=float(lrs[0]), momentum=0.9)
-    step = train.make_train_step(model, opt)
+    step = make_train_step(model, opt)
     batches = lrfind._train_batches(dataset, batch_size, seed=0)
     model.train()
     for lr, (x, y) in zip(lrs.tolist(), batches, strict=False):

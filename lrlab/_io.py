@@ -108,13 +108,15 @@ def plain(value):
     Examples
     --------
     >>> import numpy as np
-    >>> plain((np.float32(0.5), np.arange(2)))
-    [0.5, [0, 1]]
+    >>> plain((np.float32(0.5), {"a": np.arange(2)}))
+    [0.5, {'a': [0, 1]}]
     """
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 

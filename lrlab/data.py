@@ -45,6 +45,7 @@ __all__ = [
     "Dataset",
     "crop_flip",
     "load",
+    "subset",
     "torchvision_loader",
 ]
 
@@ -431,6 +432,84 @@ def load(name: str, root="data/cache", device=None, download: bool = True) -> Da
         scale=255.0,
         augment_crop_flip=True,
         device=device,
+    )
+
+
+def subset(
+    dataset: Dataset,
+    train: int | None = None,
+    test: int | None = None,
+    *,
+    classes=None,
+    augment: bool | None = None,
+    device=None,
+) -> Dataset:
+    """The first ``train`` training and ``test`` test examples of a data set, optionally of
+    some classes only, as a new :class:`Dataset`.
+
+    Full-batch gradient descent needs a training set small enough to take whole: Cohen et
+    al. (2021) use the first 5,000 CIFAR-10 images, the book a few hundred digits. The
+    subset is normalised by its own training pixels' statistics.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    train, test : int, optional
+        How many of the first examples of each split to keep (all by default).
+    classes : sequence of int, optional
+        Keep only these labels, renumbered 0, 1, ... in the order given.
+    augment : bool, optional
+        Whether the subset's batches are augmented (random crops and flips); as
+        ``dataset``'s by default. Full-batch gradient descent wants ``False``.
+    device : torch.device or str, optional
+        Where the subset lives; ``dataset.device`` by default.
+
+    Examples
+    --------
+    >>> digits = load("digits", device="cpu")
+    >>> subset(digits, 100, 50)
+    Dataset('digits-100', train=100, test=50, input_shape=(1, 8, 8), num_classes=10, device=cpu)
+    >>> subset(digits, 64, 64, classes=[0, 1]).classes
+    ['0', '1']
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be an lrlab.data.Dataset, got {type(dataset).__name__}")
+    counts = {}
+    for split, count in (("train", train), ("test", test)):
+        if count is not None:
+            count = _check.integer(split, count, minimum=1)
+        counts[split] = count
+    kept = list(range(dataset.num_classes))
+    if classes is not None:
+        kept = [
+            _check.integer("classes", c, minimum=0, maximum=dataset.num_classes - 1)
+            for c in classes
+        ]
+        if len(set(kept)) != len(kept) or not kept:
+            raise ValueError(f"classes must be distinct labels, got {list(classes)!r}")
+    splits = []
+    for split in SPLITS:
+        x, y = dataset.raw(split)
+        if classes is not None:
+            keep = torch.isin(y, torch.tensor(kept, device=y.device))
+            x, y = x[keep], y[keep]
+            relabel = torch.full((dataset.num_classes,), -1, dtype=y.dtype, device=y.device)
+            relabel[torch.tensor(kept, device=y.device)] = torch.arange(
+                len(kept), dtype=y.dtype, device=y.device
+            )
+            y = relabel[y]
+        splits.append((x[: counts[split]], y[: counts[split]]))
+    label = f"{dataset.name}-" + ("v".join(str(c) for c in kept) + "-" if classes else "")
+    return Dataset(
+        label + str(len(splits[0][1])),
+        splits[0],
+        splits[1],
+        [dataset.classes[c] for c in kept],
+        scale=dataset.scale,
+        augment_crop_flip=(
+            dataset.augmentation is not None if augment is None else _check.flag("augment", augment)
+        ),
+        device=device if device is not None else dataset.device,
     )
 
 

@@ -179,7 +179,7 @@ class Snapshots:
     --------
     >>> net = nn.Linear(2, 2)
     >>> snapshots = Snapshots([0, 2])
-    >>> from lrlab.train import History
+    >>> from lrlab.history import History
     >>> for step in range(3):
     ...     snapshots(net, step, History())
     >>> snapshots.taken, snapshots.wants(1)

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from lrlab import device_name
-from lrlab._io import atomic_write, dumps
+from lrlab._io import atomic_write, decode, dumps, encode, plain
 from lrlab.history import History
 
 __all__ = [
     "atomic_write",
+    "as_stored",
     "available",
     "device_name",
     "load",
@@ -43,6 +44,8 @@ __all__ = [
     "provenance",
     "results_root",
     "save",
+    "shown_path",
+    "stack",
 ]
 
 #: Environment variable that overrides the results folder.
@@ -166,9 +169,24 @@ def _is_history(result) -> bool:
     return isinstance(result, History)
 
 
-def _plain(value) -> Any:
-    """``value`` as it reads back from JSON (tuples become lists, keys strings)."""
-    return json.loads(json.dumps(value))
+def as_stored(value) -> Any:
+    """``value`` as it reads back from a results file: tuples become lists, keys strings,
+    NumPy numbers and tensors Python ones; NaN and infinities stay (:func:`save` stores them
+    as the strings ``"nan"``, ``"inf"``, ``"-inf"``, which :func:`load` turns back)."""
+    return decode(json.loads(json.dumps(encode(plain(value)))))
+
+
+def shown_path(name: str, root: str | os.PathLike | None = None) -> str:
+    """Where the result ``name`` lives, as a reader should see it: a stored result of the
+    package as ``lrlab/results_data/<name>.json`` (wherever lrlab is installed), any other
+    folder relative to the working directory. Pages print this, never an absolute path.
+
+    Examples
+    --------
+    >>> shown_path("sgdr")
+    'lrlab/results_data/sgdr.json'
+    """
+    return _shown(_path(name, root))
 
 
 def _shown(path: Path) -> str:
@@ -242,14 +260,14 @@ def save(
         result = result.to_dict()
     record = {
         "name": name,
-        "config": _plain(dict(config)),
+        "config": as_stored(dict(config)),
         "result_type": "History" if is_history else "json",
-        "result": _plain(result),
+        "result": as_stored(result),
         "provenance": provenance(
             command=command, device=device, seed=seed, wall_time_s=wall_time_s
         ),
     }
-    return atomic_write(path, dumps(record) + "\n")
+    return atomic_write(path, dumps(encode(record)) + "\n")
 
 
 def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -278,7 +296,7 @@ def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
             f"lrlab.results.save (or `lrlab lr-find --out`) and shipped inside the package; "
             f"a newer lrlab may have this one, or set {ROOT_ENV} to a folder that has it."
         )
-    record = json.loads(path.read_text(encoding="utf-8"))
+    record = decode(json.loads(path.read_text(encoding="utf-8")))
     if record.get("result_type") == "History":
         record["result"] = History.from_dict(record["result"])
     return record
@@ -332,12 +350,15 @@ def load_or_run(
     for label, value in (("config", config), ("cpu_config", cpu_config)):
         if not isinstance(value, Mapping):
             raise TypeError(f"{label} must be a mapping, got {type(value).__name__}")
-    wanted = _plain(dict(config))
+    wanted = as_stored(dict(config))
     if path.is_file():
         record = load(name, root=root)
         if record["config"] == wanted:
             prov = record["provenance"]
-            print(f"Loaded the stored result {path} (run on {prov['device']}, {prov['date']}).")
+            print(
+                f"Loaded the stored result {_shown(path)} "
+                f"(run on {prov['device']}, {prov['date'][:10]})."
+            )
             return {**record, "source": "stored"}
         differ = sorted(
             k
@@ -354,7 +375,7 @@ def load_or_run(
     is_history = _is_history(result)
     return {
         "name": name,
-        "config": _plain(dict(cpu_config)),
+        "config": as_stored(dict(cpu_config)),
         "result_type": "History" if is_history else "json",
         "result": result,
         "provenance": provenance(
@@ -364,3 +385,39 @@ def load_or_run(
         ),
         "source": "cpu run",
     }
+
+
+def stack(runs: list[Mapping[str, Any]], key: str):
+    """One series of several stored runs (one per seed) as a float array, a row per run.
+
+    Missing values (``None``: a step after a divergence, an undefined cosine) become NaN,
+    and rows of different lengths are padded with NaN at the end, so that NumPy's
+    ``nanmean`` and friends (and :func:`lrlab.plots.seed_band`) read them directly.
+
+    Parameters
+    ----------
+    runs : list of mappings
+        Runs as an experiment stores them, each with the series ``key``.
+    key : str
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(runs), longest series)``.
+
+    Examples
+    --------
+    >>> stack([{"loss": [1.0, 0.5]}, {"loss": [2.0, None]}, {"loss": [3.0]}], "loss").tolist()
+    [[1.0, 0.5], [2.0, nan], [3.0, nan]]
+    """
+    import numpy as np
+
+    if not runs:
+        raise ValueError("runs must hold at least one run, got none")
+    if any(key not in r for r in runs):
+        raise ValueError(f"key must name a series of every run, got {key!r}")
+    length = max(len(r[key]) for r in runs)
+    out = np.full((len(runs), length), np.nan)
+    for row, r in zip(out, runs, strict=True):
+        row[: len(r[key])] = np.array([np.nan if v is None else v for v in r[key]], dtype=float)
+    return out

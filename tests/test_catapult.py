@@ -1,15 +1,15 @@
-"""Tests of lrlab.catapult: the closed-form updates against gradient descent on (u, v), the
-three regimes at 2/λ₀ and 4/λ₀ (Lewkowycz et al., 2020, §2), and the ReLU experiment."""
+"""The catapult: the closed-form model of :mod:`lrlab.dynamics` against gradient descent on
+(u, v), the three regimes at 2/λ₀ and 4/λ₀ (Lewkowycz et al., 2020, §2), the NTK-scaled
+ReLU network of :mod:`lrlab.models`, and the experiment on it."""
 
 from __future__ import annotations
-
-import doctest
 
 import numpy as np
 import pytest
 import torch
 
-from lrlab import catapult, curvature
+from lrlab import curvature, dynamics, models
+from lrlab.experiments import edge_of_stability as eos
 
 
 def _gd_on_weights(u, v, lr, target, steps):
@@ -25,11 +25,6 @@ def _gd_on_weights(u, v, lr, target, steps):
     return np.array(fs), np.array(lams)
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(catapult)
-    assert result.attempted > 0 and result.failed == 0
-
-
 @pytest.mark.parametrize("target", [0.0, 0.7])
 @pytest.mark.parametrize("ratio", [1.0, 3.0])
 def test_closed_form_matches_gradient_descent_on_the_weights(ratio, target):
@@ -39,7 +34,7 @@ def test_closed_form_matches_gradient_descent_on_the_weights(ratio, target):
     lam0 = (u @ u + v @ v) / 50
     lr = ratio / lam0
     f_ref, lam_ref = _gd_on_weights(u, v, lr, target, 40)
-    run = catapult.gd(lr, 50, u @ v / np.sqrt(50), lam0, 40, target=target)
+    run = dynamics.catapult_gd(lr, 50, u @ v / np.sqrt(50), lam0, 40, target=target)
     np.testing.assert_allclose(run["f"], f_ref, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(run["lam"], lam_ref, rtol=1e-9)
     np.testing.assert_allclose(run["loss"], 0.5 * (f_ref - target) ** 2, rtol=1e-8, atol=1e-20)
@@ -48,7 +43,7 @@ def test_closed_form_matches_gradient_descent_on_the_weights(ratio, target):
 def test_init_matches_its_definition():
     rng = np.random.default_rng(5)
     u, v = rng.standard_normal(300), rng.standard_normal(300)
-    assert catapult.init(300, seed=5) == pytest.approx(
+    assert dynamics.catapult_init(300, seed=5) == pytest.approx(
         (u @ v / np.sqrt(300), (u @ u + v @ v) / 300)
     )
 
@@ -62,10 +57,15 @@ def phases():
     ratios = np.array([0.5, 1.5, 1.95, 2.05, 2.5, 3.0, 3.5, 3.95, 4.05, 4.5, 6.0])
     out = []
     for seed in range(3):
-        f0, lam0 = catapult.init(WIDTH, seed=seed)
-        run = catapult.gd(ratios / lam0, WIDTH, f0, lam0, 3000)
+        f0, lam0 = dynamics.catapult_init(WIDTH, seed=seed)
+        run = dynamics.catapult_gd(ratios / lam0, WIDTH, f0, lam0, 3000)
         out.append(
-            (ratios, lam0, run, catapult.summary(run["loss"], run["lam"][:, -1], ratios / lam0))
+            (
+                ratios,
+                lam0,
+                run,
+                dynamics.catapult_summary(run["loss"], run["lam"][:, -1], ratios / lam0),
+            )
         )
     return out
 
@@ -96,7 +96,7 @@ def test_divergence_above_four_over_lambda0(phases):
 
 
 def test_summary_of_a_diverged_run_has_no_final_sharpness():
-    numbers = catapult.summary([[1.0, 10.0, np.nan]], [np.nan], [1.0])
+    numbers = dynamics.catapult_summary([[1.0, 10.0, np.nan]], [np.nan], [1.0])
     assert numbers["diverged"].tolist() == [True]
     assert np.isinf(numbers["peak_ratio"][0]) and np.isnan(numbers["final_lr_lam"][0])
 
@@ -106,16 +106,15 @@ def test_two_layer_relu_has_an_order_one_kernel_at_any_width():
     x, y = torch.randn(32, 10, generator=torch.Generator().manual_seed(0)), torch.arange(32) % 2
     values = []
     for width in (64, 1024):
-        torch.manual_seed(0)
-        net = catapult.TwoLayerReLU(10, width, 2).double()
+        net = models.build("two_layer_relu", 2, (10,), seed=0, width=width).double()
         values.append(curvature.sharpness(net, x.double(), y, loss="mse"))
     assert 0.5 < values[1] / values[0] < 2
 
 
 @pytest.mark.slow
 def test_relu_network_is_lazy_below_and_catapults_above_two_over_lambda0():
-    config = {**catapult.RELU_CATAPULT_CPU, "ratios": [1.0, 3.0], "steps": 40}
-    out = catapult.relu_catapult(config)
+    config = {**eos.CATAPULT.config("classroom"), "ratios": [1.0, 3.0], "steps": 40}
+    out = eos.run_catapult(config)
     ((lazy_peak, cat_peak),) = out["peak_ratio"]
     ((lazy_final, cat_final),) = out["final_lr_lam"]
     assert lazy_peak == 1.0 and lazy_final == pytest.approx(1.0, abs=0.1)
@@ -126,15 +125,15 @@ def test_relu_network_is_lazy_below_and_catapults_above_two_over_lambda0():
 @pytest.mark.parametrize(
     ("call", "name"),
     [
-        (lambda: catapult.step(1.0, 2.0, -0.1, 10), "lr"),
-        (lambda: catapult.step(1.0, 2.0, 0.1, 0), "width"),
-        (lambda: catapult.gd(0.1, 10, 1.0, 0.0, 5), "lam0"),
-        (lambda: catapult.gd(0.1, 10, 1.0, 2.0, 0), "steps"),
-        (lambda: catapult.gd([[0.1]], 10, 1.0, 2.0, 5), "lr"),
-        (lambda: catapult.init(10, seed=-1), "seed"),
-        (lambda: catapult.TwoLayerReLU(0, 8), "input_dim"),
-        (lambda: catapult.relu_catapult({"classes": [0, 1, 2]}), "classes"),
-        (lambda: catapult.relu_catapult({"ratios": [0.0]}), "ratios"),
+        (lambda: dynamics.catapult_step(1.0, 2.0, -0.1, 10), "lr"),
+        (lambda: dynamics.catapult_step(1.0, 2.0, 0.1, 0), "width"),
+        (lambda: dynamics.catapult_gd(0.1, 10, 1.0, 0.0, 5), "lam0"),
+        (lambda: dynamics.catapult_gd(0.1, 10, 1.0, 2.0, 0), "steps"),
+        (lambda: dynamics.catapult_gd([[0.1]], 10, 1.0, 2.0, 5), "lr"),
+        (lambda: dynamics.catapult_init(10, seed=-1), "seed"),
+        (lambda: models.ntk.TwoLayerReLU(0, 8), "input_dim"),
+        (lambda: eos.run_catapult({**eos.CATAPULT.config(), "classes": [0, 1, 2]}), "classes"),
+        (lambda: eos.run_catapult({**eos.CATAPULT.config(), "ratios": [0.0]}), "ratios"),
     ],
 )
 def test_bad_input_names_the_parameter(call, name):
@@ -143,5 +142,5 @@ def test_bad_input_names_the_parameter(call, name):
 
 
 def test_numpy_integers_are_accepted():
-    f, lam = catapult.step(np.float64(1.0), 2.0, np.float32(0.5), np.int64(100))
+    f, lam = dynamics.catapult_step(np.float64(1.0), 2.0, np.float32(0.5), np.int64(100))
     assert np.isfinite(f) and np.isfinite(lam)

@@ -641,3 +641,34 @@ def test_lr_find_rejects_bad_options(capsys):
     args = lr_find_parser().parse_args(["lr-find", "--seeds", "2", "--out", "x.json"])
     with pytest.raises(ValueError, match="--out needs"):
         cli.run_lr_find(args)
+
+
+def test_cyclical_bounds_are_where_the_loss_starts_to_fall_and_where_it_turns_up():
+    """Hand-made curve: flat at 2.3 until 0.03, falling to its minimum at 0.3, then up.
+    Catches a lower bound taken before the loss has fallen, or an upper bound after."""
+    lrs = np.geomspace(1e-3, 1.0, 31)  # 10 ** (-3 + k / 10)
+    losses = np.where(lrs < 0.03, 2.3, 2.3 - 2 * np.log10(lrs / 0.029))
+    losses[lrs > 0.3] = 5.0
+    base_lr, max_lr = lrfind.cyclical_bounds(lrs, losses, drop=0.01)
+    assert base_lr == float(f"{lrs[lrs >= 0.03][0]:.2g}")
+    assert max_lr == float(f"{lrs[lrs <= 0.3][-1]:.2g}")
+    assert base_lr < max_lr
+
+
+def test_cyclical_bounds_ignore_a_dip_after_the_minimum_and_non_finite_losses():
+    lrs = np.array([0.01, 0.02, 0.04, 0.08, 0.16, 0.32])
+    losses = np.array([2.3, 2.3, 2.0, 1.0, np.nan, 1.5])
+    assert lrfind.cyclical_bounds(lrs, losses) == (0.04, 0.08)
+
+
+@pytest.mark.parametrize(
+    ("lrs", "losses", "drop", "match"),
+    [
+        ([0.1, 0.2], [2.3, 2.3], 0.01, "never falls by 1%"),
+        ([0.1, 0.2], [2.3], 0.01, "one length"),
+        ([0.1, 0.2], [2.3, 1.0], 1.5, r"drop must be in \(0, 1\)"),
+    ],
+)
+def test_cyclical_bounds_reject_bad_input(lrs, losses, drop, match):
+    with pytest.raises(ValueError, match=match):
+        lrfind.cyclical_bounds(lrs, losses, drop)

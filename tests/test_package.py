@@ -67,11 +67,10 @@ def test_there_is_no_import_circle():
     for module, imports in modules.items():
         targets = set()
         for source, name in imports:
-            if source == "lrlab":
-                if name and f"lrlab.{name}" in modules:
-                    targets.add(f"lrlab.{name}")
-            elif not module.startswith(source + "."):  # a package's own __init__ is no edge
-                targets.add(source)
+            if name and f"{source}.{name}" in modules:  # `from package import submodule`
+                targets.add(f"{source}.{name}")
+            elif source != "lrlab" and not _under(module, source):  # a package's own
+                targets.add(source)  # __init__, seen from inside the package, is no edge
         graph[module] = targets & set(modules)
     state = {}
 
@@ -87,3 +86,48 @@ def test_there_is_no_import_circle():
     for node in sorted(graph):
         if node not in state:
             visit(node, [])
+
+
+#: The package's top floors: the experiments wing stands on the tools, the faces (the
+#: command line, lrlab reproduce, the classroom helpers) on everything.
+WING = "lrlab.experiments"
+FACES = ("lrlab.cli", "lrlab.reproduce", "lrlab.classroom")
+
+
+def _under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_tools_never_import_the_experiments_wing_or_the_faces():
+    """Imports run downward only: a tool (schedules, curvature, fit ...) importing an
+    experiment or the CLI would be an upward arrow, and experiments importing the CLI too."""
+    offences = []
+    for module, imports in _imports_of_every_module().items():
+        targets = {
+            f"{source}.{name}" if source == "lrlab" and name else source
+            for source, name in imports
+        }
+        for target in targets:
+            if any(_under(module, face) for face in FACES):
+                continue
+            upward = any(_under(target, face) for face in FACES) or (
+                _under(target, WING) and not _under(module, WING)
+            )
+            if upward:
+                offences.append(f"{module} imports {target}")
+    assert offences == []
+
+
+def test_no_module_is_longer_than_one_read():
+    """STYLE.md: modules that fit in one read. 500 lines at most, but lrlab.schedules, whose
+    factories are one family of small functions that read best side by side."""
+    from pathlib import Path
+
+    root = Path(lrlab.__file__).parent
+    long = {
+        str(path.relative_to(root.parent)): n
+        for path in sorted(root.rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 500
+        and path.name != "schedules.py"
+    }
+    assert long == {}

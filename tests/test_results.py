@@ -12,7 +12,7 @@ import torch
 
 import lrlab
 from lrlab import results
-from lrlab.train import History
+from lrlab.history import History
 
 
 def history() -> History:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lrlab import data, models, stability, train
-from lrlab.train import History
+from lrlab.history import History
 
 
 def _two_layer(seed: int = 0) -> nn.Sequential:
@@ -307,3 +307,31 @@ def test_bad_input_is_rejected_with_the_parameter_named():
         stability.noisy_quadratic_gradients(1.0, 0.1, 0)
     with pytest.raises(ValueError, match="metric must be one of"):
         stability.series(History(), "activation_drift")
+
+
+def test_gradient_cosine_matches_the_definition_and_skips_non_consecutive_steps():
+    model = nn.Linear(3, 1, bias=False)
+    history = History()
+    callback = stability.GradientCosine()
+    grads = [[[1.0, 2.0, 2.0]], [[2.0, -1.0, 0.0]], [[1.0, 1.0, 0.0]]]
+    for step, g in zip((0, 1, 3), map(torch.tensor, grads), strict=True):
+        model.weight.grad = g
+        callback(model, step, history)
+    # cos(g0, g1) = (2 - 2 + 0) / (3 * sqrt(5)) = 0; step 3 has no step 2 before it.
+    assert history.extras["gradient_cosine"] == [[1, pytest.approx(0.0, abs=1e-12)]]
+
+
+def test_gradient_cosine_is_minus_one_on_a_quadratic_past_the_edge():
+    """GD on ½λw² with ηλ > 2 flips the gradient's sign every step: cosine −1."""
+    w = nn.Parameter(torch.tensor([1.0, 0.5]))
+    model = nn.Module()
+    model.w = w
+    history = History()
+    callback = stability.GradientCosine()
+    optimizer = torch.optim.SGD([w], lr=0.25)
+    for step in range(5):
+        optimizer.zero_grad()
+        (0.5 * 10.0 * (w**2).sum()).backward()  # ηλ = 2.5
+        optimizer.step()
+        callback(model, step, history)
+    assert [v for _, v in history.extras["gradient_cosine"]] == pytest.approx([-1.0] * 4)

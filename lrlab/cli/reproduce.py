@@ -1,9 +1,11 @@
-"""``lrlab reproduce``: list the book's experiments, or run one at CPU or paper scale."""
+"""``lrlab reproduce``: list the book's experiments, or run one (or all) at a scale and store
+the result with its provenance."""
 
 from __future__ import annotations
 
 import argparse
 
+from lrlab.cli.options import positive_int
 from lrlab.cli.sweep import parse_resources
 
 __all__ = ["add_reproduce_command", "run_reproduce"]
@@ -11,96 +13,125 @@ __all__ = ["add_reproduce_command", "run_reproduce"]
 
 def add_reproduce_command(subparsers) -> None:
     """Register ``lrlab reproduce``."""
-    from lrlab.reproduce import SCALES, names
+    from lrlab.experiments import SCALES, names
     from lrlab.sweep import ENGINES
 
     parser = subparsers.add_parser(
         "reproduce",
-        help="list or run the book's experiments (CPU scale or the papers' scale)",
-        description="Run one of the book's experiments (lrlab.reproduce) and store its result "
-        "with provenance in the results folder (LRLAB_RESULTS, else the package folder "
-        "lrlab/results_data), where the chapters find it. --scale cpu runs on MNIST-1D or "
-        "the digits in minutes; --scale paper runs the paper's CIFAR setting, for a GPU. "
-        "--list describes them.",
+        help="list or run the book's experiments (their stored CPU runs, or the papers' scale)",
+        description="Run one of the book's experiments (lrlab.experiments) and store its "
+        "result with provenance in the results folder (LRLAB_RESULTS, else the package folder "
+        "lrlab/results_data), where the chapters find it. --scale cpu is the run a chapter "
+        "shows (MNIST-1D or the digits, minutes on a laptop's cores); --scale paper the "
+        "paper's data and networks, for a GPU; --scale classroom or smoke run a smaller "
+        "version and store nothing. --all runs every experiment the book stores at the scale. "
+        "--list describes them all.",
         epilog="example: lrlab reproduce sgdr --scale cpu",
     )
     parser.add_argument("name", nargs="?", choices=names(), help="experiment to run")
     parser.add_argument("--list", action="store_true", help="describe every experiment")
     parser.add_argument(
-        "--scale", default="cpu", choices=SCALES, help="cpu or paper (default: %(default)s)"
+        "--all", action="store_true", help="run every experiment whose result the book stores"
     )
     parser.add_argument(
-        "--engine",
-        default="local",
-        choices=ENGINES,
-        help="for sweep experiments: local or ray (default: local)",
-    )
-    parser.add_argument("--address", default=None, help="Ray cluster address (--engine ray)")
-    parser.add_argument(
-        "--resources",
-        type=parse_resources,
-        default=None,
-        help="per Ray trial, e.g. cpu=1,gpu=0.25 (default: cpu=1)",
+        "--scale",
+        default="cpu",
+        choices=SCALES,
+        help="classroom (< 1 min, not stored), cpu (the stored run), paper (a GPU), smoke "
+        "(seconds, not stored) (default: %(default)s)",
     )
     parser.add_argument(
         "--device",
         default=None,
-        help="torch device (default: cuda if any; the CPU for the CPU scale of an "
-        "experiment a chapter runs, as the chapter did)",
+        help="torch device (default: the CPU at the cpu and classroom scales, cuda if any at "
+        "the paper's)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        help="processes on the CPU, one thread each; results do not depend on it "
+        "(default: every core on the CPU, 1 on a GPU)",
     )
     parser.add_argument(
         "--data-root", default="data/cache", help="data folder (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--cache",
-        default="data/cache/sweeps",
-        help="folder of cached sweep runs, for resuming (default: %(default)s)",
     )
     parser.add_argument(
         "--results",
         default=None,
         help="results folder (default: LRLAB_RESULTS or lrlab/results_data)",
     )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="a few steps per distinct run, stored nowhere: checks the code path end to end",
+    group = parser.add_argument_group("sweep experiments (the papers' protocols)")
+    group.add_argument(
+        "--engine", default=None, choices=ENGINES, help="local, ray or vmap (default: local)"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group.add_argument(
+        "--cache",
+        default=None,
+        help="folder of cached sweep runs, for resuming (default: data/cache/sweeps)",
+    )
+    group.add_argument("--address", default=None, help="Ray cluster address (--engine ray)")
+    group.add_argument(
+        "--resources",
+        type=parse_resources,
+        default=None,
+        help="per Ray trial, e.g. cpu=1,gpu=0.25 (default: cpu=1)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_reproduce)
+
+
+def _summary(result: dict) -> str | None:
+    """A short table of a result, where one reads naturally."""
+    if "records" in result:
+        from lrlab import sweep
+
+        return sweep.table(result["records"])
+    if "suggestions" in result:
+        return "\n".join(
+            f"{rule:<9} " + "  ".join(f"{lr:.3g}" for lr in lrs)
+            for rule, lrs in result["suggestions"].items()
+        )
+    return None
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
     """Run ``lrlab reproduce``."""
-    from lrlab import reproduce
+    from lrlab import experiments, reproduce
 
     if args.list:
         print(reproduce.describe())
         return 0
-    if args.name is None:
-        raise ValueError("name an experiment to run, or pass --list")
-    out = reproduce.run(
-        args.name,
-        args.scale,
-        engine=args.engine,
-        device=args.device,
-        data_root=args.data_root,
-        cache=args.cache,
-        root=args.results,
-        progress=not args.no_progress,
-        address=args.address,
-        resources=args.resources,
-        command=getattr(args, "command_line", None),
-        smoke=args.smoke,
-    )
-    result = out["result"]
-    if "records" in result:
-        from lrlab import sweep
-
-        print(sweep.table(result["records"]))
-    elif "suggestions" in result:
-        for method, lrs in result["suggestions"].items():
-            print(f"{method:<9} " + "  ".join(f"{lr:.3g}" for lr in lrs))
-    if args.smoke:
-        print("smoke run: nothing stored")
+    if args.all == (args.name is not None):
+        raise ValueError("name one experiment to run, or pass --all (or --list)")
+    chosen = reproduce.stored_names(args.scale) if args.all else [args.name]
+    if args.all and not chosen:
+        raise ValueError(f"the book stores no result at scale {args.scale!r}")
+    sweep_options = {
+        key: value
+        for key in ("engine", "cache", "address", "resources")
+        if (value := getattr(args, key)) is not None
+    }
+    for name in chosen:
+        exp = experiments.get(name)
+        options = {k: v for k, v in sweep_options.items() if k in exp.options}
+        if set(sweep_options) - set(options):
+            raise ValueError(
+                f"{name} is no sweep: --{'/--'.join(sorted(sweep_options))} do not apply to it"
+            )
+        common = {
+            "device": args.device,
+            "data_root": args.data_root,
+            "progress": not args.no_progress,
+            "jobs": args.jobs,
+        }
+        if args.scale in ("cpu", "paper"):
+            out = experiments.store(name, args.scale, root=args.results, **common, **options)
+        else:
+            out = experiments.run(name, args.scale, **common, **options)
+            took = out["wall_time_s"]
+            print(f"{name} at the {args.scale} scale took {took:.0f} s: stored nowhere")
+        table = _summary(out["result"])
+        if table:
+            print(table)
     return 0

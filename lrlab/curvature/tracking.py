@@ -15,7 +15,8 @@ from torch import nn
 
 from lrlab import _check
 from lrlab.curvature.hessian import top_eigenvalue
-from lrlab.step import LOSSES, loss_function
+from lrlab.options import LOSSES
+from lrlab.step import loss_function
 
 __all__ = ["SharpnessTracker", "sharpness", "stability_threshold"]
 

@@ -15,7 +15,9 @@ The package holds one idea per module: :mod:`~lrlab.dynamics.quadratic` (quadrat
 and without momentum), :mod:`~lrlab.dynamics.maps` (any gradient map: iteration, orbits,
 bifurcation diagrams), :mod:`~lrlab.dynamics.deep_linear` (deep linear networks) and
 :mod:`~lrlab.dynamics.toy_losses` (the small losses the chapters study, each as a pair of
-NumPy functions ``loss, grad``); every name is importable from ``lrlab.dynamics``.
+NumPy functions ``loss, grad``) and :mod:`~lrlab.dynamics.catapult` (the two-layer model of
+Lewkowycz et al.'s catapult phase, in closed form); every name is importable from
+``lrlab.dynamics``.
 
 >>> from lrlab import dynamics
 >>> loss, grad = dynamics.two_wells()
@@ -25,6 +27,7 @@ NumPy functions ``loss, grad``); every name is importable from ``lrlab.dynamics`
 
 from __future__ import annotations
 
+from lrlab.dynamics.catapult import catapult_gd, catapult_init, catapult_step, catapult_summary
 from lrlab.dynamics.deep_linear import (
     deep_linear_gd,
     deep_linear_grad,
@@ -50,4 +53,8 @@ __all__ = [
     "product_loss",
     "double_well",
     "power_well",
+    "catapult_step",
+    "catapult_init",
+    "catapult_gd",
+    "catapult_summary",
 ]

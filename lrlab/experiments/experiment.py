@@ -36,7 +36,7 @@ from typing import Any
 
 from lrlab import _check
 
-__all__ = ["SCALES", "TRAIN_EXAMPLES", "Experiment", "check_scale", "merge"]
+__all__ = ["SCALES", "TRAIN_EXAMPLES", "Experiment", "Replace", "check_scale", "merge"]
 
 #: The named scales of every experiment, smallest first but for the tests' ``smoke``:
 #: ``classroom`` (a key figure's small version, under a minute on a two-core laptop),
@@ -53,22 +53,40 @@ def check_scale(scale: str) -> str:
     return _check.choice("scale", scale, SCALES)
 
 
+class Replace(dict):
+    """An override that replaces a mapping of the base configuration whole, where a plain
+    mapping would be merged into it key by key (see :func:`merge`)."""
+
+
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of ``base`` with ``override`` merged in: a mapping merges key by key
-    (recursively), anything else (numbers, lists) replaces the base's value.
+    (recursively), anything else (numbers, lists, a :class:`Replace`) replaces the base's
+    value. The result holds plain dicts only.
 
     Examples
     --------
     >>> merge({"a": 1, "fit": {"epochs": 40, "lr": 0.1}}, {"fit": {"epochs": 2}, "b": [1]})
     {'a': 1, 'fit': {'epochs': 2, 'lr': 0.1}, 'b': [1]}
+    >>> merge({"runs": {"x": 1, "y": 2}}, {"runs": Replace({"z": 3})})
+    {'runs': {'z': 3}}
     """
-    out = copy.deepcopy(dict(base))
+    out = _plain(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        replace = isinstance(value, Replace) or not isinstance(out.get(key), Mapping)
+        if isinstance(value, Mapping) and not replace:
             out[key] = merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = _plain(value)
     return out
+
+
+def _plain(value):
+    """A deep copy with every mapping a plain dict (a :class:`Replace` too)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return copy.deepcopy(value)
 
 
 @dataclass(frozen=True)
@@ -93,11 +111,17 @@ class Experiment:
         The full configuration of the stored (``cpu``) run.
     scales : mapping
         ``{scale: overrides}`` for scales other than ``cpu`` (whose overrides, if given,
-        are applied too); every scale of :data:`SCALES` but ``cpu`` must be present.
+        are applied too); every scale of :data:`SCALES` but ``cpu`` must be present. An
+        override is a mapping, or a function of the configuration it applies to that
+        returns one (``smoke`` is applied on top of any scale by ``config(scale,
+        smoke=True)``).
     work : callable
         ``work(config) -> int``: training examples processed by ``run(config)``.
     options : tuple of str
         Further keywords ``run`` accepts (a sweep's ``engine``, ``cache`` ...).
+    stored : tuple of str
+        The scales whose result the book stores in ``lrlab/results_data`` (``("cpu",)`` for
+        a chapter's experiment; none for a protocol a chapter only describes).
     """
 
     name: str
@@ -110,8 +134,11 @@ class Experiment:
     scales: Mapping[str, Mapping[str, Any]] = field(repr=False)
     work: Callable[[Mapping[str, Any]], int] = field(repr=False)
     options: tuple[str, ...] = ()
+    stored: tuple[str, ...] = ("cpu",)
 
     def __post_init__(self):
+        for scale in self.stored:
+            _check.choice("stored", scale, ("cpu", "paper"))
         missing = sorted(set(SCALES) - {"cpu"} - set(self.scales))
         unknown = sorted(set(self.scales) - set(SCALES))
         if missing or unknown:
@@ -120,10 +147,22 @@ class Experiment:
                 f"{[s for s in SCALES if s != 'cpu']}; missing {missing}, unknown {unknown}"
             )
 
-    def config(self, scale: str = "cpu") -> dict[str, Any]:
-        """The configuration at ``scale``: ``base`` with the scale's overrides merged in."""
+    def config(self, scale: str = "cpu", *, smoke: bool = False) -> dict[str, Any]:
+        """The configuration at ``scale``: ``base`` with the scale's overrides merged in.
+
+        With ``smoke``, the ``smoke`` overrides are merged in on top: the scale's code path
+        (its data, its networks) run for seconds, as the tests do. An override may also be
+        a function of the configuration it applies to, returning the mapping to merge.
+        """
         check_scale(scale)
-        return merge(self.base, self.scales.get(scale, {}))
+        config = self._apply(self.base, scale)
+        if smoke and scale != "smoke":
+            config = self._apply(config, "smoke")
+        return config
+
+    def _apply(self, config: Mapping[str, Any], scale: str) -> dict[str, Any]:
+        override = self.scales.get(scale, {})
+        return merge(config, override(config) if callable(override) else override)
 
     def work_at(self, scale: str = "cpu") -> int:
         """Training examples processed at ``scale`` (see :attr:`work`)."""

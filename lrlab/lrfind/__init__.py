@@ -32,7 +32,15 @@ True
 from __future__ import annotations
 
 from lrlab.lrfind.result import RangeTestResult, SeedSweep
-from lrlab.lrfind.rules import METHODS, minimum, slide, steep, steepest, valley
+from lrlab.lrfind.rules import (
+    METHODS,
+    cyclical_bounds,
+    minimum,
+    slide,
+    steep,
+    steepest,
+    valley,
+)
 from lrlab.lrfind.run import CONFIG_KEYS, OPTIONS, range_test, range_test_seeds, run_config
 from lrlab.lrfind.sharpness import blowup_lr, initial_sharpness, plot_blowup, sharpness_along_test
 from lrlab.lrfind.sweep import MODES, lr_sweep, smooth_losses
@@ -45,6 +53,7 @@ __all__ = [
     "RangeTestResult",
     "SeedSweep",
     "blowup_lr",
+    "cyclical_bounds",
     "initial_sharpness",
     "lr_sweep",
     "minimum",

@@ -13,7 +13,17 @@ import numpy as np
 
 from lrlab import _check
 
-__all__ = ["METHODS", "RULES", "check_methods", "minimum", "slide", "steep", "steepest", "valley"]
+__all__ = [
+    "METHODS",
+    "RULES",
+    "check_methods",
+    "cyclical_bounds",
+    "minimum",
+    "slide",
+    "steep",
+    "steepest",
+    "valley",
+]
 
 #: The suggestion rules of :meth:`RangeTestResult.suggest`: fastai's four, then torch-lr-finder's.
 METHODS = ("valley", "slide", "minimum", "steep", "steepest")
@@ -206,3 +216,48 @@ def check_methods(methods) -> tuple[str, ...]:
     if unknown or not methods:
         raise ValueError(f"methods must be names from {METHODS}, got {methods!r}")
     return methods
+
+
+def cyclical_bounds(lrs, smoothed_losses, drop: float = 0.01) -> tuple[float, float]:
+    """Smith's bounds of a cyclical schedule, read off a range test's smoothed loss.
+
+    The lower bound is the first rate at which the loss has fallen by the fraction
+    ``drop`` below its starting value ("where the loss starts to fall"); the upper bound
+    is the rate at the lowest loss, after which it turns ragged and climbs (Smith 2017,
+    section 3.3, reads the same two points off the accuracy, on a *linear* sweep; here the
+    sweep may be exponential). The upper bound is read off a smoothed curve, which lags
+    the raw loss by a few steps and so lands late, at a higher rate than where the loss
+    truly turns: it is biased high (fastai's rule divides its pick by 10 for that reason).
+    Both are rounded to two significant digits, the precision anyone reads a rate off a plot
+    with.
+
+    Parameters
+    ----------
+    lrs, smoothed_losses : array_like
+        A range test's rates and smoothed losses (``RangeTestResult.lrs``, ``.smoothed``).
+    drop : float
+        In (0, 1).
+
+    Returns
+    -------
+    (float, float)
+        ``(base_lr, max_lr)``.
+
+    Examples
+    --------
+    >>> cyclical_bounds([0.01, 0.02, 0.04, 0.08, 0.16], [2.3, 2.3, 2.2, 1.5, 2.9])
+    (0.04, 0.08)
+    """
+    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(smoothed_losses, dtype=float)
+    if lrs.shape != losses.shape or lrs.ndim != 1 or len(lrs) < 2:
+        raise ValueError(
+            f"lrs and smoothed_losses must be 1-D of one length >= 2, got {lrs.shape} "
+            f"and {losses.shape}"
+        )
+    drop = _check.number("drop", drop, 0, 1, low_open=True, high_open=True)
+    finite = np.isfinite(losses)
+    lowest = int(np.argmin(np.where(finite, losses, np.inf)))
+    fallen = np.flatnonzero(finite[: lowest + 1] & (losses[: lowest + 1] < (1 - drop) * losses[0]))
+    if len(fallen) == 0:
+        raise ValueError(f"the loss never falls by {drop:.0%} below its start: no lower bound")
+    return float(f"{lrs[fallen[0]]:.2g}"), float(f"{lrs[lowest]:.2g}")

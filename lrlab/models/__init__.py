@@ -8,6 +8,7 @@ name to a function ``(num_classes, input_shape, **options) -> torch.nn.Module``:
 - :mod:`lrlab.models.resnet` — ``"resnet18"``, ``"resnet20"``, ``"resnet56"``, ``"resnet110"``
 - :mod:`lrlab.models.scale_invariant` — ``"scale_invariant_mlp"``, ``"scale_invariant_cnn"``
 - :mod:`lrlab.models.wide` — ``"wrn28_10"`` (wide residual network, SGDR's CIFAR net)
+- :mod:`lrlab.models.ntk` — ``"two_layer_relu"`` (NTK parametrisation, the catapult's net)
 
 :func:`preserved` (from :mod:`lrlab.models.state`) restores a model's weights and train/eval
 mode after a measurement.
@@ -22,7 +23,7 @@ from lrlab.models.state import preserved
 
 __all__ = ["build", "names", "preserved"]
 
-_FAMILIES = ("small", "sequence", "resnet", "scale_invariant", "wide")
+_FAMILIES = ("small", "sequence", "resnet", "scale_invariant", "wide", "ntk")
 
 
 def _builders() -> dict:

@@ -19,7 +19,8 @@ numbers, measured on a fixed *probe batch* between the parameters before and aft
 A *layer* is a module that owns parameters itself (``Linear``, ``Conv1d``, ``BatchNorm``
 ...), named as in ``model.named_modules()``. Probes run in evaluation mode (deterministic,
 BatchNorm's running averages untouched) and put every module back in the mode it was in.
-:class:`StabilityTracker` records all of it during :func:`lrlab.train.fit`.
+:class:`StabilityTracker` records all of it during :func:`lrlab.train.fit`, and
+:class:`GradientCosine` the cosine of successive gradients at every step, cheaply.
 
 >>> import torch
 >>> from torch import nn
@@ -44,9 +45,10 @@ from lrlab.stability.metrics import (
 from lrlab.stability.noise import noisy_quadratic_gradients, successive_correlation
 from lrlab.stability.probes import LAYER_METRICS as LAYER_METRICS
 from lrlab.stability.probes import ProbeState, activations, compare, layers, one_step, probe
-from lrlab.stability.tracker import StabilityTracker, series
+from lrlab.stability.tracker import GradientCosine, StabilityTracker, series
 
 __all__ = [
+    "GradientCosine",
     "ProbeState",
     "StabilityTracker",
     "activations",

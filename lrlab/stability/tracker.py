@@ -1,5 +1,6 @@
-"""Recording stability during training: the :class:`StabilityTracker` callback of
-:func:`lrlab.train.fit`, and :func:`series` to read what it recorded.
+"""Recording stability during training: the :class:`StabilityTracker` and
+:class:`GradientCosine` callbacks of :func:`lrlab.train.fit`, and :func:`series` to read what
+they recorded.
 """
 
 from __future__ import annotations
@@ -10,16 +11,52 @@ import numpy as np
 import torch
 from torch import nn
 
+from lrlab import _check
 from lrlab.stability.metrics import flatten, gradient_cosine
 from lrlab.stability.probes import ProbeState, check_probe, compare, probe
 
-__all__ = ["StabilityTracker", "series"]
+__all__ = ["GradientCosine", "StabilityTracker", "series"]
 
 
 def _check_every(every) -> int:
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}")
-    return int(every)
+    return _check.integer("every", every, minimum=1)
+
+
+class GradientCosine:
+    """A :func:`lrlab.train.fit` callback: the cosine between successive steps' gradients.
+
+    Records ``"gradient_cosine"`` at every step t ≥ 1: cos(g_t, g_{t−1}) of the (minibatch)
+    gradients the optimizer used. Near a minimum with curvature λ along the top eigenvector,
+    gradient descent multiplies that component by 1 − ηλ per step, so once λ > 1/η the
+    gradients alternate in sign along it, and past 2/η (the edge of stability, Cohen et al.
+    2021) the cosine is driven towards −1. Steps that are not consecutive (a callback
+    called only now and then) record nothing.
+
+    Examples
+    --------
+    >>> from lrlab.history import History
+    >>> w = nn.Parameter(torch.tensor([1.0, 0.0]))
+    >>> model, history, cosine = nn.Module(), History(), GradientCosine()
+    >>> model.w = w
+    >>> for step, g in enumerate([[1.0, 0.0], [-1.0, 0.0]]):
+    ...     w.grad = torch.tensor(g)
+    ...     cosine(model, step, history)
+    >>> history.extras["gradient_cosine"]
+    [[1, -1.0]]
+    """
+
+    def __init__(self):
+        self._previous: torch.Tensor | None = None
+        self._previous_step: int | None = None
+
+    def __call__(self, model: nn.Module, step: int, history) -> None:
+        grads = [p.grad.reshape(-1) for p in model.parameters() if p.grad is not None]
+        if not grads:
+            return
+        current = torch.cat(grads).detach().double()
+        if self._previous is not None and self._previous_step == step - 1:
+            history.record("gradient_cosine", step, gradient_cosine(current, self._previous))
+        self._previous, self._previous_step = current.clone(), step
 
 
 class StabilityTracker:
@@ -99,11 +136,11 @@ def series(history, metric: str):
     """A recorded metric as arrays: ``(steps, values)``.
 
     ``values`` is an array for a scalar metric and a dict of layer name to array for a
-    per-layer one. ``history`` is a :class:`lrlab.train.History` or its ``extras`` dict.
+    per-layer one. ``history`` is a :class:`lrlab.history.History` or its ``extras`` dict.
 
     Examples
     --------
-    >>> from lrlab.train import History
+    >>> from lrlab.history import History
     >>> h = History()
     >>> h.record("activation_drift", 10, {"0": 0.1, "2": 0.3})
     >>> h.record("activation_drift", 20, {"0": 0.2, "2": 0.1})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lrlab import catapult, curvature
+from lrlab import curvature, dynamics
 from lrlab.classroom.selfcheck import exercise
 
 WIDTHS = (100, 1000, 10000)
@@ -11,13 +11,16 @@ WIDTHS = (100, 1000, 10000)
 @exercise(
     "eos-ex-width",
     asks="the peak loss at ηλ0 = 3 for n = 100, 1000 and 10000, a list of three numbers",
-    hint="Run catapult.gd(3.0 / 2.0, n, f0=1.0, lam0=2.0, steps=2000) for each width and take "
-    "the largest entry of its loss series.",
+    hint="Run dynamics.catapult_gd(3.0 / 2.0, n, f0=1.0, lam0=2.0, steps=2000) for each "
+    "width and take the largest entry of its loss series.",
     rtol=1e-4,
     close=0.2,
 )
 def _catapult_peaks():
-    return [catapult.gd(3.0 / 2.0, n, f0=1.0, lam0=2.0, steps=2000)["loss"].max() for n in WIDTHS]
+    return [
+        dynamics.catapult_gd(3.0 / 2.0, n, f0=1.0, lam0=2.0, steps=2000)["loss"].max()
+        for n in WIDTHS
+    ]
 
 
 @exercise(

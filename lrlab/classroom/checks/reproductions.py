@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrlab import reproduce
+from lrlab import experiments
 from lrlab.classroom.selfcheck import exercise
 
 
 @exercise(
     "reproductions-ex-cost",
-    asks="the GPU-hours of the paper-scale SGDR entry at 4,000 images/s, one number",
-    hint="reproduce.get('sgdr').work('paper') counts the images; divide by the throughput and "
-    "by the seconds in an hour.",
+    asks="the GPU-hours of the paper-scale sgdr-grid entry at 4,000 images/s, one number",
+    hint="experiments.get('sgdr-grid').work_at('paper') counts the images; divide by the "
+    "throughput and by the seconds in an hour.",
     rtol=1e-6,
     close=0.1,
 )
 def _paper_gpu_hours():
-    return reproduce.get("sgdr").work("paper") / 4_000 / 3600
+    return experiments.get("sgdr-grid").work_at("paper") / 4_000 / 3600
 
 
 @exercise(
@@ -33,7 +33,7 @@ def _paper_gpu_hours():
 def _flatness_accuracy_rank_correlation():
     runs = [
         run
-        for label_runs in reproduce.load("seong-peak", "cpu")["result"]["runs"].values()
+        for label_runs in experiments.load("seong-peak")["result"]["runs"].values()
         for run in label_runs
     ]
     sharp = np.array([run["final"]["lambda_max"] for run in runs])

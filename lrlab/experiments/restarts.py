@@ -1,49 +1,44 @@
-"""The experiments of the chapter on restarts, cycles and snapshot ensembles, at CPU scale.
+"""The experiments of the chapter "Restarts, cycles and snapshot ensembles".
 
-Three experiments on MNIST-1D (Greydanus 2020) with the 1-D CNN of :mod:`lrlab.models`,
-each a pure function ``experiment(config) -> dict`` of a JSON configuration, so that they can
-be stored with provenance (:func:`store`, or ``python -m lrlab.restarts``) and loaded by the
-book with :func:`lrlab.results.load_or_run`:
+On MNIST-1D (Greydanus 2020) with the 1-D CNN of :mod:`lrlab.models`, the schedules' bounds
+read off a range test (:func:`lrlab.lrfind.cyclical_bounds`) as Smith recommends:
 
-- :func:`clr_experiment`: cyclical rates (Smith 2017), ``triangular``, ``triangular2`` and
-  ``exp_range``, against a constant rate and step decay, with the bounds read off a range
-  test as Smith recommends;
-- :func:`sgdr_experiment`: warm restarts (Loshchilov & Hutter 2017), with and without a
-  decaying peak, and what the model at the end of each cycle is worth alone and in an
-  ensemble;
-- :func:`snapshot_experiment`: snapshot ensembles (Huang et al. 2017) against one model
-  trained with the same budget and against ensembles of independently trained models.
+- ``clr`` (:func:`clr_experiment`): cyclical rates (Smith 2017), ``triangular``,
+  ``triangular2`` and ``exp_range``, against a constant rate and step decay;
+- ``sgdr`` (:func:`sgdr_experiment`): warm restarts (Loshchilov & Hutter 2017), with and
+  without a decaying peak, and what the model at the end of each cycle is worth alone and
+  in an ensemble;
+- ``snapshot-ensembles`` (:func:`snapshot_experiment`): snapshot ensembles (Huang et al.
+  2017) against one model trained with the same budget and against ensembles of
+  independently trained models.
 
-:data:`CONFIGS` holds the configurations stored in ``lrlab/results_data``, :data:`CPU_CONFIGS`
-much smaller variants that a page runs when no stored result matches.
-
->>> sorted(CONFIGS) == sorted(CPU_CONFIGS) == sorted(EXPERIMENTS)
-True
+>>> CLR.config("classroom")["epochs"], SGDR.config()["first_cycle_epochs"]
+(8, 10)
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
+from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment
+
 __all__ = [
-    "CONFIGS",
-    "CPU_CONFIGS",
+    "CLR",
     "EXPERIMENTS",
+    "SGDR",
+    "SGDR_FULL_PEAK",
+    "SNAPSHOTS",
+    "SNAPSHOTS_FULL_PEAK",
     "clr_experiment",
     "clr_schedules",
-    "cyclical_bounds",
     "sgdr_experiment",
     "sgdr_schedules",
     "snapshot_examples",
     "snapshot_experiment",
     "snapshot_schedules",
-    "store",
 ]
 
 _COMMON = {
@@ -56,111 +51,12 @@ _COMMON = {
     # has fallen by `drop` (1%) from its start, the upper where it turns up (its minimum).
     "range_test": {"start_lr": 1e-4, "end_lr": 10.0, "num_iter": 200, "drop": 0.01, "seed": 0},
 }
-
-#: The configurations of the stored results, by results-file name.
-CONFIGS: dict[str, dict] = {
-    "restarts_clr_mnist1d": {
-        **_COMMON,
-        "epochs": 40,
-        "seeds": [0, 1, 2],
-        "step_size_epochs": 4,
-        # exp_range: the amplitude halves every cycle of 2 * step_size_epochs epochs
-        "exp_range_halving_epochs": 8,
-    },
-    "restarts_sgdr_mnist1d": {
-        **_COMMON,
-        "epochs": 70,
-        "seeds": [0, 1, 2],
-        "first_cycle_epochs": 10,
-        "cycle_mult": 2,
-        "peak_decays": [1.0, 0.5],
-        # restarts (and the single models' first rate) go to this fraction of max_lr: a
-        # trained network is sharper than the fresh one the range test measured
-        "peak_fraction": 0.5,
-    },
-    "restarts_snapshots_mnist1d": {
-        **_COMMON,
-        "epochs": 40,
-        "seeds": [0, 1, 2],
-        "cycles": 4,
-        "independent_models": 4,
-        "peak_fraction": 0.5,
-    },
+# A smoke run: one seed, one epoch, a short range test.
+_SMOKE = {
+    "epochs": 1,
+    "seeds": [0],
+    "range_test": {"start_lr": 0.01, "num_iter": 30, "drop": 1e-6},
 }
-# The same two experiments with the peak at the full upper bound (peak_fraction 1, the
-# default when the key is absent): where restarting at the range test's edge goes wrong.
-CONFIGS["restarts_sgdr_full_peak_mnist1d"] = {
-    k: v for k, v in CONFIGS["restarts_sgdr_mnist1d"].items() if k != "peak_fraction"
-}
-CONFIGS["restarts_snapshots_full_peak_mnist1d"] = {
-    k: v for k, v in CONFIGS["restarts_snapshots_mnist1d"].items() if k != "peak_fraction"
-}
-
-#: Small variants run by a page when no stored result matches (minutes become seconds).
-CPU_CONFIGS: dict[str, dict] = {
-    "restarts_clr_mnist1d": {
-        **CONFIGS["restarts_clr_mnist1d"],
-        "epochs": 8,
-        "step_size_epochs": 1,
-        "exp_range_halving_epochs": 2,
-    },
-    "restarts_sgdr_mnist1d": {
-        **CONFIGS["restarts_sgdr_mnist1d"],
-        "epochs": 7,
-        "first_cycle_epochs": 1,
-    },
-    "restarts_snapshots_mnist1d": {
-        **CONFIGS["restarts_snapshots_mnist1d"],
-        "epochs": 8,
-        "independent_models": 2,
-    },
-}
-for _name in ("sgdr", "snapshots"):
-    CPU_CONFIGS[f"restarts_{_name}_full_peak_mnist1d"] = {
-        k: v for k, v in CPU_CONFIGS[f"restarts_{_name}_mnist1d"].items() if k != "peak_fraction"
-    }
-
-
-def cyclical_bounds(lrs, smoothed_losses, drop: float = 0.01) -> tuple[float, float]:
-    """Smith's bounds of a cyclical schedule, read off a range test's smoothed loss.
-
-    The lower bound is the first rate at which the loss has fallen by the fraction
-    ``drop`` below its starting value ("where the loss starts to fall"); the upper bound
-    is the rate at the lowest loss, after which it turns ragged and climbs (Smith 2017,
-    section 3.3, reads the same two points off the accuracy). Both are rounded to two
-    significant digits, the precision anyone reads a rate off a plot with.
-
-    Parameters
-    ----------
-    lrs, smoothed_losses : array_like
-        A range test's rates and smoothed losses (``RangeTestResult.lrs``, ``.smoothed``).
-    drop : float
-        In (0, 1).
-
-    Returns
-    -------
-    (float, float)
-        ``(base_lr, max_lr)``.
-
-    Examples
-    --------
-    >>> cyclical_bounds([0.01, 0.02, 0.04, 0.08, 0.16], [2.3, 2.3, 2.2, 1.5, 2.9])
-    (0.04, 0.08)
-    """
-    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(smoothed_losses, dtype=float)
-    if lrs.shape != losses.shape or lrs.ndim != 1 or len(lrs) < 2:
-        raise ValueError(
-            f"lrs and smoothed_losses must be 1-D of one length >= 2, got {lrs.shape} "
-            f"and {losses.shape}"
-        )
-    if not 0 < drop < 1:
-        raise ValueError(f"drop must be in (0, 1), got {drop}")
-    finite = np.isfinite(losses)
-    lowest = int(np.argmin(np.where(finite, losses, np.inf)))
-    fallen = np.flatnonzero(finite[: lowest + 1] & (losses[: lowest + 1] < (1 - drop) * losses[0]))
-    if len(fallen) == 0:
-        raise ValueError(f"the loss never falls by {drop:.0%} below its start: no lower bound")
-    return float(f"{lrs[fallen[0]]:.2g}"), float(f"{lrs[lowest]:.2g}")
 
 
 # --- shared pieces ---------------------------------------------------------------------------
@@ -173,12 +69,9 @@ def _data(config: Mapping, device, data_root):
 
 
 def _build(config: Mapping, dataset, seed: int):
-    import torch
-
     from lrlab import models
 
-    torch.manual_seed(seed)
-    return models.build(config["model"], dataset.num_classes, dataset.input_shape)
+    return models.build(config["model"], dataset.num_classes, dataset.input_shape, seed=seed)
 
 
 def _bounds(config: Mapping, dataset) -> dict:
@@ -195,7 +88,7 @@ def _bounds(config: Mapping, dataset) -> dict:
         seed=seed,
         **options,
     )
-    base_lr, max_lr = cyclical_bounds(result.lrs, result.smoothed, drop)
+    base_lr, max_lr = lrfind.cyclical_bounds(result.lrs, result.smoothed, drop)
     return {"base_lr": base_lr, "max_lr": max_lr}
 
 
@@ -246,7 +139,7 @@ def clr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dic
 
     Examples
     --------
-    >>> made = clr_schedules(CONFIGS["restarts_clr_mnist1d"], {"base_lr": 0.01, "max_lr": 0.1}, 10)
+    >>> made = clr_schedules(CLR.config(), {"base_lr": 0.01, "max_lr": 0.1}, 10)
     >>> sorted(made), made["triangular"](np.array([0, 40, 80])).round(3).tolist()
     (['constant', 'exp_range', 'step', 'triangular', 'triangular2'], [0.01, 0.1, 0.01])
     """
@@ -267,7 +160,12 @@ def clr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> dic
 
 
 def clr_experiment(
-    config: Mapping, *, device="cpu", data_root: str | os.PathLike = "data/cache"
+    config: Mapping,
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+    progress: bool = False,
+    jobs: int = 1,
 ) -> dict:
     """Cyclical rates against a constant rate and step decay, over seeds.
 
@@ -277,12 +175,9 @@ def clr_experiment(
     Parameters
     ----------
     config : mapping
-        A value of :data:`CONFIGS` or :data:`CPU_CONFIGS`.
-    device : torch.device or str
-        Where the data and the models live: the CPU for the chapter's stored runs, a GPU
-        for the paper's scale (``lrlab reproduce ... --scale paper``).
-    data_root : path
-        Data folder (MNIST-1D's cache, CIFAR's archives).
+        :data:`CLR`'s configuration at a scale.
+    device, data_root, progress, jobs
+        See :func:`lrlab.experiments.run`.
 
     Returns
     -------
@@ -313,7 +208,7 @@ def sgdr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> di
 
     Examples
     --------
-    >>> made = sgdr_schedules(CONFIGS["restarts_sgdr_mnist1d"], {"max_lr": 0.2}, 1)
+    >>> made = sgdr_schedules(SGDR.config(), {"max_lr": 0.2}, 1)
     >>> list(made), made["peak_decay=0.5"](np.array([0, 10, 30])).tolist()
     (['peak_decay=1', 'peak_decay=0.5'], [0.1, 0.05, 0.025])
     """
@@ -332,7 +227,12 @@ def sgdr_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -> di
 
 
 def sgdr_experiment(
-    config: Mapping, *, device="cpu", data_root: str | os.PathLike = "data/cache"
+    config: Mapping,
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+    progress: bool = False,
+    jobs: int = 1,
 ) -> dict:
     """SGDR with cycles of ``first_cycle_epochs * cycle_mult**k`` epochs, peak ``max_lr``.
 
@@ -379,7 +279,7 @@ def snapshot_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -
 
     Examples
     --------
-    >>> made = snapshot_schedules(CONFIGS["restarts_snapshots_mnist1d"], {"max_lr": 0.2}, 1)
+    >>> made = snapshot_schedules(SNAPSHOTS.config(), {"max_lr": 0.2}, 1)
     >>> made["snapshot"](np.array([0, 10])).tolist(), made["single"](np.array([0, 20])).tolist()
     ([0.1, 0.1], [0.1, 0.010000000000000002])
     """
@@ -398,7 +298,12 @@ def snapshot_schedules(config: Mapping, bounds: Mapping, steps_per_epoch: int) -
 
 
 def snapshot_experiment(
-    config: Mapping, *, device="cpu", data_root: str | os.PathLike = "data/cache"
+    config: Mapping,
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+    progress: bool = False,
+    jobs: int = 1,
 ) -> dict:
     """A snapshot ensemble against one model and against independently trained models.
 
@@ -455,7 +360,7 @@ def snapshot_experiment(
     }
 
 
-def snapshot_examples(config: Mapping, sizes: Mapping[str, int]) -> int:
+def snapshot_examples(config: Mapping, sizes: Mapping[str, int] = TRAIN_EXAMPLES) -> int:
     """Training examples :func:`snapshot_experiment` processes (at most: a range test may stop
     early): the range test's batches,
     then per seed one cyclic run and ``independent_models`` step-decay runs of ``epochs``
@@ -470,8 +375,7 @@ def snapshot_examples(config: Mapping, sizes: Mapping[str, int]) -> int:
 
     Examples
     --------
-    >>> config = CONFIGS["restarts_snapshots_mnist1d"]
-    >>> snapshot_examples(config, {"mnist1d": 4000}) == 200 * 128 + 3 * 5 * 40 * 4000
+    >>> snapshot_examples(SNAPSHOTS.config(), {"mnist1d": 4000}) == 200 * 128 + 3 * 5 * 40 * 4000
     True
     """
     test = config["range_test"]["num_iter"] * config["batch_size"]
@@ -479,54 +383,133 @@ def snapshot_examples(config: Mapping, sizes: Mapping[str, int]) -> int:
     return test + runs * config["epochs"] * sizes[config["dataset"]]
 
 
-#: The experiment function of each results-file name.
-EXPERIMENTS = {
-    "restarts_clr_mnist1d": clr_experiment,
-    "restarts_sgdr_mnist1d": sgdr_experiment,
-    "restarts_snapshots_mnist1d": snapshot_experiment,
-    "restarts_sgdr_full_peak_mnist1d": sgdr_experiment,
-    "restarts_snapshots_full_peak_mnist1d": snapshot_experiment,
+def _runs_work(config: Mapping, runs_per_seed: int) -> int:
+    """The range test's batches, then ``runs_per_seed`` runs of ``epochs`` passes per seed."""
+    test = config["range_test"]["num_iter"] * config["batch_size"]
+    runs = len(config["seeds"]) * runs_per_seed
+    return test + runs * config["epochs"] * TRAIN_EXAMPLES[config["dataset"]]
+
+
+CLR = Experiment(
+    name="clr",
+    chapter="restarts",
+    title="Cyclical learning rates reach a fixed rate's accuracy in fewer steps (Smith 2017)",
+    cite="smith2017cyclical",
+    claim=(
+        "Letting the rate cycle between two bounds reaches the accuracy of a tuned fixed "
+        "rate in fewer iterations: on CIFAR-10 the paper's triangular2 policy reaches 81.4% "
+        "in 25,000 iterations, which the fixed rate needs 70,000 iterations for."
+    ),
+    run=clr_experiment,
+    work=lambda config: _runs_work(config, 5),
+    base={
+        **_COMMON,
+        "epochs": 40,
+        "seeds": [0, 1, 2],
+        "step_size_epochs": 4,
+        # exp_range: the amplitude halves every cycle of 2 * step_size_epochs epochs
+        "exp_range_halving_epochs": 8,
+    },
+    scales={
+        "classroom": {"epochs": 8, "step_size_epochs": 1, "exp_range_halving_epochs": 2},
+        "paper": {"dataset": "cifar10", "model": "small_cnn", "batch_size": 100},
+        "smoke": {**_SMOKE, "step_size_epochs": 1, "exp_range_halving_epochs": 2},
+    },
+)
+
+_SGDR_BASE = {
+    **_COMMON,
+    "epochs": 70,
+    "seeds": [0, 1, 2],
+    "first_cycle_epochs": 10,
+    "cycle_mult": 2,
+    "peak_decays": [1.0, 0.5],
 }
+_SGDR_SCALES = {
+    "classroom": {"epochs": 7, "first_cycle_epochs": 1},
+    "paper": {"dataset": "cifar10", "model": "resnet20"},
+    "smoke": {**_SMOKE, "first_cycle_epochs": 1, "cycle_mult": 1},
+}
+_SGDR_CLAIM = (
+    "Cosine annealing with warm restarts has better anytime performance than step decay and "
+    "reaches as good or better final accuracy; with WRN-28-10 the paper's single models reach "
+    "4.03% test error on CIFAR-10 and 19.58% on CIFAR-100 (median of 5 runs), and 3.14% and "
+    "16.21% as ensembles of 16 runs of 3 snapshots each."
+)
 
+SGDR = Experiment(
+    name="sgdr",
+    chapter="restarts",
+    title="Warm restarts against step decay (Loshchilov & Hutter 2017)",
+    cite="loshchilov2017sgdr",
+    claim=_SGDR_CLAIM,
+    run=sgdr_experiment,
+    work=lambda config: _runs_work(config, len(config["peak_decays"])),
+    # restarts (and the single models' first rate) go to this fraction of max_lr
+    base={**_SGDR_BASE, "peak_fraction": 0.5},
+    scales=_SGDR_SCALES,
+)
 
-def store(name: str, root=None) -> Path:
-    """Run the experiment ``name`` at its stored configuration and save it with provenance.
+SGDR_FULL_PEAK = Experiment(
+    name="sgdr-full-peak",
+    chapter="restarts",
+    title="Warm restarts at the range test's full upper bound",
+    cite="loshchilov2017sgdr",
+    claim=_SGDR_CLAIM,
+    run=sgdr_experiment,
+    work=lambda config: _runs_work(config, len(config["peak_decays"])),
+    base=_SGDR_BASE,
+    scales=_SGDR_SCALES,
+)
 
-    Uses one PyTorch thread (results do not depend on the machine's core count).
+_SNAPSHOT_BASE = {**_COMMON, "epochs": 40, "seeds": [0, 1, 2], "cycles": 4, "independent_models": 4}
+_SNAPSHOT_SCALES = {
+    "classroom": {"epochs": 8, "independent_models": 2},
+    # ResNet-110 (the paper's DenseNets are not in lrlab.models): 200 epochs in M = 5
+    # cosine cycles from the range test's upper bound.
+    "paper": {
+        "dataset": "cifar10",
+        "model": "resnet110",
+        "batch_size": 64,
+        "weight_decay": 1e-4,
+        "range_test": {"num_iter": 400},
+        "epochs": 200,
+        "seeds": [0],
+        "cycles": 5,
+        "independent_models": 2,
+    },
+    # Two cycles of one step on CIFAR's 40-image test archive, or of 100 on MNIST-1D.
+    "smoke": {**_SMOKE, "independent_models": 1, "epochs": 2, "cycles": 2, "batch_size": 40},
+}
+_SNAPSHOT_CLAIM = (
+    "Saving the model at the end of each cosine cycle and averaging the snapshots' softmax "
+    "outputs beats the single model of the same budget; with DenseNets the paper reports "
+    "3.4% test error on CIFAR-10 and 17.4% on CIFAR-100 (its abstract)."
+)
 
-    Parameters
-    ----------
-    name : str
-        A key of :data:`CONFIGS`.
-    root : path, optional
-        Results folder (see :func:`lrlab.results.results_root`).
+SNAPSHOTS = Experiment(
+    name="snapshot-ensembles",
+    chapter="restarts",
+    title="Snapshot ensembles: M models from one cyclic run (Huang et al. 2017)",
+    cite="huang2017snapshot",
+    claim=_SNAPSHOT_CLAIM,
+    run=snapshot_experiment,
+    work=snapshot_examples,
+    base={**_SNAPSHOT_BASE, "peak_fraction": 0.5},
+    scales=_SNAPSHOT_SCALES,
+)
 
-    Returns
-    -------
-    pathlib.Path
-        The results file written.
-    """
-    import torch
+SNAPSHOTS_FULL_PEAK = Experiment(
+    name="snapshot-ensembles-full-peak",
+    chapter="restarts",
+    title="Snapshot ensembles restarting at the range test's full upper bound",
+    cite="huang2017snapshot",
+    claim=_SNAPSHOT_CLAIM,
+    run=snapshot_experiment,
+    work=snapshot_examples,
+    base=_SNAPSHOT_BASE,
+    scales=_SNAPSHOT_SCALES,
+)
 
-    from lrlab import results
-
-    if name not in CONFIGS:
-        raise ValueError(f"name must be one of {sorted(CONFIGS)}, got {name!r}")
-    torch.set_num_threads(1)
-    started = time.perf_counter()
-    result = EXPERIMENTS[name](CONFIGS[name])
-    return results.save(
-        name,
-        result,
-        CONFIGS[name],
-        command=f"python -m lrlab.restarts {name}",
-        device="cpu",
-        seed=CONFIGS[name]["seeds"][0],
-        wall_time_s=time.perf_counter() - started,
-        root=root,
-    )
-
-
-if __name__ == "__main__":  # python -m lrlab.restarts [NAME ...]
-    for name in sys.argv[1:] or sorted(CONFIGS):
-        print(f"stored {store(name)}", flush=True)
+#: The experiments of this chapter.
+EXPERIMENTS = (CLR, SGDR, SGDR_FULL_PEAK, SNAPSHOTS, SNAPSHOTS_FULL_PEAK)

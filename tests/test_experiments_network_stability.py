@@ -1,4 +1,4 @@
-"""Tests of lrlab.stability_experiments: the stored runs' layout and the helpers reading it."""
+"""The network-stability experiment: the stored runs' layout and the helpers reading it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import copy
 import numpy as np
 import pytest
 
-from lrlab import results, stability_experiments
+from lrlab import results
+from lrlab.experiments import network_stability as stability_experiments
 
 
 def _tiny_config():
-    config = copy.deepcopy(stability_experiments.CPU_CONFIG)
+    config = copy.deepcopy(stability_experiments.STABILITY.config("classroom"))
     config["probe_size"] = 32
     config["schedules"] = {
         "digits": {"model": "mlp", "lr": 0.05, "epochs": 2, "batch_size": 256, "every": 2}
@@ -50,11 +51,8 @@ def test_run_stores_every_experiment_and_round_trips_through_a_results_file(tmp_
     assert len(edge["metrics"]["gradient_cosine"]["steps"]) == 5  # steps 1..5
     # spread over processes, the runs are the same (one thread each, same seeds)
     assert stability_experiments.run(config, jobs=2) == out
-    results.save(stability_experiments.NAME, out, config, device="cpu", root=tmp_path)
-    loaded = results.load_or_run(
-        stability_experiments.NAME, config, stability_experiments.run, config, root=tmp_path
-    )
-    assert loaded["source"] == "stored" and loaded["result"] == out
+    results.save("network-stability", out, config, device="cpu", root=tmp_path)
+    assert results.load("network-stability", root=tmp_path)["result"] == out
 
 
 def _runs():

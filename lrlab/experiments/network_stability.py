@@ -1,7 +1,7 @@
-"""The network-stability chapter's experiments, run once and stored with provenance.
+"""The experiment of the chapter "Learning-rate decay and network stability".
 
-:func:`run` trains, with :class:`lrlab.stability.StabilityTracker` attached, every run the
-chapter shows, for several seeds:
+``network-stability`` (:func:`run`) trains, with :class:`lrlab.stability.StabilityTracker`
+attached, every run the chapter shows, for several seeds:
 
 - ``"schedules"``: constant rate, step decay (x0.1 at half and three quarters of the
   run) and cosine annealing, on MNIST-1D with the 1-D CNN and on the digits with the MLP;
@@ -10,83 +10,37 @@ chapter shows, for several seeds:
   the smaller rate, Smith et al. 2018);
 - ``"edge"``: full-batch gradient descent on the digits at several rates, with the
   successive-gradient cosine every step and the sharpness (top Hessian eigenvalue of the
-  training loss) every few steps.
+  training loss, :class:`lrlab.curvature.SharpnessTracker`) every few steps.
 
-``python -m lrlab.stability_experiments`` runs :data:`CONFIG` and saves the result as
-``network_stability`` with :func:`lrlab.results.save`; the chapter reads it with
-:func:`lrlab.results.load_or_run`, which runs the small :data:`CPU_CONFIG` instead when
-no stored result matches.
+:func:`seed_band` and :func:`mean_between` read the stored runs.
+
+>>> STABILITY.config("classroom")["seeds"]
+[0]
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import time
 import warnings
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from lrlab import curvature, data, models, results, schedules, stability, train
+from lrlab import curvature, data, models, schedules, stability, train
+from lrlab._pool import pmap
+from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment, Replace
+from lrlab.history import History
 
 __all__ = [
-    "CONFIG",
-    "CPU_CONFIG",
-    "NAME",
-    "main",
+    "EXPERIMENTS",
+    "KINDS",
+    "STABILITY",
     "mean_between",
     "run",
     "seed_band",
     "training_examples",
 ]
-
-#: Name of the results file.
-NAME = "network_stability"
-
-#: The stored configuration (several minutes on one CPU thread).
-CONFIG: dict[str, Any] = {
-    "seeds": [0, 1, 2],
-    "probe_size": 256,
-    "schedules": {
-        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 32, "batch_size": 128, "every": 8},
-        "digits": {"model": "mlp", "lr": 0.05, "epochs": 24, "batch_size": 64, "every": 6},
-    },
-    "batch_vs_rate": {
-        "data": "mnist1d",
-        "model": "cnn1d",
-        "lr": 0.05,
-        "batch_size": 32,
-        "factor": 4,
-        "epochs_before": 12,
-        "epochs_after": 12,
-        "every": 8,
-    },
-    "edge": {"hidden": [64, 64], "lrs": [0.2, 0.5, 1.0, 2.0], "steps": 400, "sharpness_every": 20},
-}
-
-#: A CPU-sized variant for when no stored result matches (seconds, one seed).
-CPU_CONFIG: dict[str, Any] = {
-    "seeds": [0],
-    "probe_size": 128,
-    "schedules": {
-        "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 4, "batch_size": 128, "every": 8},
-        "digits": {"model": "mlp", "lr": 0.05, "epochs": 4, "batch_size": 64, "every": 6},
-    },
-    "batch_vs_rate": {
-        "data": "mnist1d",
-        "model": "cnn1d",
-        "lr": 0.05,
-        "batch_size": 32,
-        "factor": 4,
-        "epochs_before": 2,
-        "epochs_after": 2,
-        "every": 8,
-    },
-    "edge": {"hidden": [64, 64], "lrs": [0.5, 2.0], "steps": 100, "sharpness_every": 20},
-}
 
 KINDS = ("constant", "step", "cosine")
 
@@ -110,7 +64,7 @@ def _round(value):
     return float(f"{value:.6g}") if np.isfinite(value) else None
 
 
-def _columns(history: train.History) -> dict[str, Any]:
+def _columns(history: History) -> dict[str, Any]:
     """The tracker's series as columns, ``{metric: {"steps": [...], "values": ...}}``."""
     out = {}
     for metric in history.extras:
@@ -119,7 +73,7 @@ def _columns(history: train.History) -> dict[str, Any]:
     return out
 
 
-def _summary(history: train.History) -> dict[str, Any]:
+def _summary(history: History) -> dict[str, Any]:
     return {
         "metrics": _columns(history),
         "lr": _round(history.lr),
@@ -135,8 +89,7 @@ def _probe(dataset, size: int):
 
 
 def _build(dataset, name: str, seed: int, **options):
-    torch.manual_seed(seed)
-    return models.build(name, dataset.num_classes, dataset.input_shape, **options)
+    return models.build(name, dataset.num_classes, dataset.input_shape, seed=seed, **options)
 
 
 def _schedule_runs(config, datasets) -> dict[str, Any]:
@@ -207,25 +160,6 @@ def _batch_vs_rate(config, datasets) -> dict[str, Any]:
     return out
 
 
-class _Sharpness:
-    """Top Hessian eigenvalue of the full training loss every ``every`` steps (Lanczos)."""
-
-    def __init__(self, x, y, every: int):
-        self.x, self.y, self.every = x, y, every
-
-    def wants(self, step: int) -> bool:
-        return step % self.every == 0
-
-    def __call__(self, model, step, history):
-        if not self.wants(step):
-            return
-        params = [p for p in model.parameters() if p.requires_grad]
-        value, _ = curvature.top_eigenvalue(
-            lambda: F.cross_entropy(model(self.x), self.y), params, iters=40, tol=1e-3
-        )
-        history.record("sharpness", step, value)
-
-
 def _edge(config, datasets) -> dict[str, Any]:
     c = config["edge"]
     dataset = datasets["digits"]
@@ -250,7 +184,7 @@ def _edge(config, datasets) -> dict[str, Any]:
                 progress=False,
                 callbacks=[
                     stability.StabilityTracker(px, py, every=1),
-                    _Sharpness(x, y, c["sharpness_every"]),
+                    curvature.SharpnessTracker(x, y, c["sharpness_every"], iters=40, tol=1e-3),
                 ],
             )
             summary = _summary(history)
@@ -266,8 +200,7 @@ def _load_datasets(config: dict[str, Any], device, data_root) -> dict[str, data.
 
 
 def _run_part(config: dict[str, Any], part: str, name: str | None, device, data_root):
-    """One experiment (``name``: one data set of the schedules), on one CPU thread."""
-    torch.set_num_threads(1)
+    """One experiment (``name``: one data set of the schedules)."""
     datasets = _load_datasets(config, device, data_root)
     if part == "schedules":
         return _schedule_runs({**config, "schedules": {name: config["schedules"][name]}}, datasets)
@@ -276,26 +209,21 @@ def _run_part(config: dict[str, Any], part: str, name: str | None, device, data_
 
 def run(
     config: dict[str, Any],
-    jobs: int = 1,
     *,
     device="cpu",
     data_root: str | os.PathLike = "data/cache",
+    progress: bool = False,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run every experiment of ``config`` (:data:`CONFIG` or :data:`CPU_CONFIG`).
+    """Run every experiment of ``config``.
 
     Parameters
     ----------
     config : dict
-    jobs : int
-        Processes to spread the experiments over (one per data set of the schedules,
-        one for ``batch_vs_rate``, one for ``edge``); each uses one thread. The results
-        do not depend on it.
-    device : torch.device or str
-        Where the data and the networks live: the CPU (small models: fast and
-        deterministic) for the chapter's stored runs, a GPU for the paper's scale
-        (``lrlab reproduce network-stability --scale paper``).
-    data_root : path
-        Data folder (MNIST-1D's cache, CIFAR's archives).
+        :data:`STABILITY`'s configuration at a scale.
+    device, data_root, progress, jobs
+        See :func:`lrlab.experiments.run` (the parts, one per data set of the schedules,
+        ``batch_vs_rate`` and ``edge``, run in ``jobs`` processes).
 
     Returns
     -------
@@ -304,27 +232,13 @@ def run(
         "edge": {str(lr): [...]}}``; each run is ``{"metrics": {metric: {"steps",
         "values"}}, "lr", "test_acc", "test_loss", "steps_per_epoch"}`` (the edge runs
         also ``"loss"``), the metrics as :class:`~lrlab.stability.StabilityTracker`
-        records them, plus ``"sharpness"`` in the edge runs. Non-finite numbers are
-        ``None``.
+        records them, plus ``"sharpness"`` and ``"stability_threshold"`` in the edge runs.
+        Non-finite numbers are ``None``.
     """
-    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     parts = [("schedules", name) for name in config["schedules"]]
     parts += [("batch_vs_rate", None), ("edge", None)]
-    if jobs == 1:
-        threads = torch.get_num_threads()
-        outputs = [_run_part(config, part, name, device, data_root) for part, name in parts]
-        torch.set_num_threads(threads)
-    else:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(min(jobs, len(parts)), mp_context=get_context("spawn")) as pool:
-            futures = [
-                pool.submit(_run_part, config, part, name, str(device), str(data_root))
-                for part, name in parts
-            ]
-            outputs = [f.result() for f in futures]
+    tasks = [(config, part, name, str(device), str(data_root)) for part, name in parts]
+    outputs = pmap(_run_part, tasks, jobs=jobs, progress=progress, desc="network stability")
     result: dict[str, Any] = {"schedules": {}}
     for (part, _), output in zip(parts, outputs, strict=True):
         if part == "schedules":
@@ -334,7 +248,7 @@ def run(
     return result
 
 
-def training_examples(config: dict[str, Any], sizes: dict[str, int]) -> int:
+def training_examples(config: dict[str, Any], sizes: dict[str, int] = TRAIN_EXAMPLES) -> int:
     """Training examples :func:`run` processes (its curvature and stability probes aside).
 
     Each data set of ``schedules`` trains ``len(KINDS)`` schedules per seed for ``epochs``
@@ -438,30 +352,82 @@ def mean_between(
     return float(values[chosen].mean())
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run :data:`CONFIG` (one thread per process) and save it as ``network_stability``.
-
-    ``python -m lrlab.stability_experiments [--jobs N]``.
-    """
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Run and store the network-stability runs.")
-    parser.add_argument("--jobs", type=int, default=1, help="processes (up to 4 are used)")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    result = run(CONFIG, jobs=args.jobs)
-    wall = time.perf_counter() - start
-    path = results.save(
-        NAME,
-        result,
-        CONFIG,
-        command=f"python -m lrlab.stability_experiments --jobs {args.jobs}",
-        device="cpu",
-        seed=CONFIG["seeds"][0],
-        wall_time_s=wall,
-    )
-    print(f"saved {path} after {wall:.0f} s")
+def _smoke(config: dict[str, Any]) -> dict[str, Any]:
+    """A smoke run of any scale: one seed, one epoch of each part, its own data sets."""
+    return {
+        "seeds": [0],
+        "probe_size": 16,
+        "schedules": {
+            name: {"epochs": 1, "batch_size": 10 if name.startswith("cifar") else 512, "every": 1}
+            for name in config["schedules"]
+        },
+        "batch_vs_rate": {"batch_size": 512, "factor": 2, "epochs_before": 1, "epochs_after": 1},
+        "edge": {"lrs": [0.5], "steps": 3, "sharpness_every": 3},
+    }
 
 
-if __name__ == "__main__":
-    main()
+STABILITY = Experiment(
+    name="network-stability",
+    chapter="network-stability",
+    title="Learning-rate decay and network stability (ResNet-18, CIFAR-10)",
+    cite="lrdecay2020stability",
+    claim=(
+        "Decaying the rate makes successive SGD steps see nearly the same loss field, so "
+        "activations and backward signals stop jumping between regimes; the source argues "
+        "it with ResNet-18 on CIFAR-10 and gives no numbers."
+    ),
+    run=run,
+    work=training_examples,
+    base={
+        "seeds": [0, 1, 2],
+        "probe_size": 256,
+        "schedules": {
+            "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 32, "batch_size": 128, "every": 8},
+            "digits": {"model": "mlp", "lr": 0.05, "epochs": 24, "batch_size": 64, "every": 6},
+        },
+        "batch_vs_rate": {
+            "data": "mnist1d",
+            "model": "cnn1d",
+            "lr": 0.05,
+            "batch_size": 32,
+            "factor": 4,
+            "epochs_before": 12,
+            "epochs_after": 12,
+            "every": 8,
+        },
+        "edge": {
+            "hidden": [64, 64],
+            "lrs": [0.2, 0.5, 1.0, 2.0],
+            "steps": 400,
+            "sharpness_every": 20,
+        },
+    },
+    scales={
+        "classroom": {
+            "seeds": [0],
+            "probe_size": 128,
+            "schedules": {"mnist1d": {"epochs": 4}, "digits": {"epochs": 4}},
+            "batch_vs_rate": {"epochs_before": 2, "epochs_after": 2},
+            "edge": {"lrs": [0.5, 2.0], "steps": 100},
+        },
+        # ResNet-18 on CIFAR-10 in place of the two small data sets (100 epochs, batch
+        # 128); the batch-versus-rate and full-batch parts stay the chapter's.
+        "paper": {
+            "schedules": Replace(
+                {
+                    "cifar10": {
+                        "model": "resnet18",
+                        "lr": 0.1,
+                        "epochs": 100,
+                        "batch_size": 128,
+                        "every": 50,
+                    }
+                }
+            ),
+        },
+        "smoke": _smoke,
+    },
+)
+
+#: The experiments of this chapter.
+EXPERIMENTS = (STABILITY,)

@@ -1,4 +1,5 @@
-"""lrlab.flatness: Seong's schedule rules, and the experiment's record on its CPU-scale config."""
+"""The flat-minima chapter's experiments: Seong's schedule rules, and the records of its two
+experiments at their classroom scale."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from lrlab import flatness, results
+from lrlab import results
+from lrlab.experiments import flat_minima
 
 
 def test_seong_schedules_follow_the_papers_rules():
     """Seong et al. 2018: peak ≈ 3× the baseline's rate, end = peak / 10⁴, and (our t_offset)
     the peak schedules start at the baseline's rate; step decay divides by 10 twice."""
     total = 1000
-    s = flatness.seong_schedules(0.1, total, peak_factor=3.0)
-    assert list(s) == list(flatness.SCHEDULES)
+    s = flat_minima.seong_schedules(0.1, total, peak_factor=3.0)
+    assert list(s) == list(flat_minima.SCHEDULES)
     steps = np.arange(total)
     for name in ("gaussian", "laplacian"):
         lr = s[name](steps)
@@ -27,15 +29,15 @@ def test_seong_schedules_follow_the_papers_rules():
     assert s["cosine"](total - 1) < 1e-6
     assert s["constant"](999) == 0.1
     with pytest.raises(ValueError, match="peak_factor must be a finite number > 1"):
-        flatness.seong_schedules(0.1, total, peak_factor=1.0)
+        flat_minima.seong_schedules(0.1, total, peak_factor=1.0)
 
 
 @pytest.mark.slow
 def test_cpu_config_run_is_consistent_and_storable(tmp_path):
     """The equal-loss level is reached by every run, the curves pass through the measured
     loss at radius 0, and the record survives lrlab.results (finite JSON, no NaN)."""
-    config = flatness.CPU_CONFIG
-    out = flatness.run(config)
+    config = flat_minima.SEONG.config("classroom")
+    out = flat_minima.run_flatness(config)
     finals = [r["final"]["train_loss"] for rs in out["runs"].values() for r in rs]
     assert out["matched_loss"] == max(finals)
     radii = out["grids"]["random_radii"]
@@ -60,8 +62,8 @@ def test_cpu_config_run_is_consistent_and_storable(tmp_path):
 
 @pytest.mark.slow
 def test_run_ensembles_scores_the_first_k_members_of_each_schedule():
-    config = flatness.CPU_ENSEMBLE_CONFIG
-    out = flatness.run_ensembles(config)
+    config = flat_minima.ENSEMBLES.config("classroom")
+    out = flat_minima.run_ensembles(config)
     assert list(out["scores"]) == config["schedules"]
     for scores in out["scores"].values():
         assert scores["k"] == list(range(1, len(config["seeds"]) + 1))

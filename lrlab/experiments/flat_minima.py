@@ -1,25 +1,23 @@
-"""Seong et al.'s (2018) experiment at CPU scale: peak schedules against the usual ones, and
-how flat each final model is.
+"""The experiments of the chapter "Flat minima and peak schedules": Seong et al.'s (2018)
+comparison at CPU scale, peak schedules against the usual ones, and how flat each final model
+is.
 
-:func:`seong_schedules` builds the schedules with Seong's rules; :func:`run` trains one
-model per schedule and seed on MNIST-1D and measures every final model with
-:mod:`lrlab.landscape` and :mod:`lrlab.curvature`. It takes minutes, so the book runs it
-once and stores its result with provenance::
+- ``seong-peak`` (:func:`run_flatness`): one model per schedule and seed on MNIST-1D, each
+  final model measured with :mod:`lrlab.landscape` and :mod:`lrlab.curvature`;
+- ``flat-minima-ensembles`` (:func:`run_ensembles`): Seong's Table 1, ensembles of k
+  independently trained models per schedule.
 
-    from lrlab import flatness, results
-    results.save("flat_minima_mnist1d", flatness.run(flatness.CONFIG), flatness.CONFIG,
-                 command="lrlab.flatness.run(CONFIG)")
-
-and the chapter loads it with ``results.load_or_run("flat_minima_mnist1d", CONFIG, run,
-CPU_CONFIG)``. :func:`run_ensembles` (stored as ``flat_minima_ensembles_mnist1d`` with
-:data:`ENSEMBLE_CONFIG`) trains five models per schedule for Seong's ensemble comparison.
+:func:`seong_schedules` builds the schedules with Seong's rules.
 
 **Equal training loss.** Seong's Conjecture 1 compares minima "given the same cost value",
 but schedules end at different training losses, and sharpness depends on the loss: after
-the peak the rate decays and sharpness grows back. So :func:`run` also records, every few
-epochs, the training loss and the top Hessian eigenvalue of every run (sharpness against
-loss, comparable at any loss level), and measures every run again at the first epoch whose
-training loss is at most the highest final loss of all runs (``"matched"``).
+the peak the rate decays and sharpness grows back. So :func:`run_flatness` also records,
+every few epochs, the training loss and the top Hessian eigenvalue of every run (sharpness
+against loss, comparable at any loss level), and measures every run again at the first epoch
+whose training loss is at most the highest final loss of all runs (``"matched"``).
+
+>>> SEONG.config("classroom")["schedules"]
+['step', 'gaussian']
 """
 
 from __future__ import annotations
@@ -32,81 +30,20 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment
+
 __all__ = [
-    "CONFIG",
-    "CPU_CONFIG",
-    "CPU_ENSEMBLE_CONFIG",
-    "ENSEMBLE_CONFIG",
+    "ENSEMBLES",
+    "EXPERIMENTS",
     "SCHEDULES",
-    "run",
+    "SEONG",
     "run_ensembles",
+    "run_flatness",
     "seong_schedules",
 ]
 
 #: The schedules compared, in the order of the chapter's tables.
 SCHEDULES: tuple[str, ...] = ("constant", "step", "cosine", "gaussian", "laplacian")
-
-#: The stored experiment: five schedules, three seeds, 40 epochs of the 1-D CNN on MNIST-1D.
-CONFIG: dict[str, Any] = {
-    "dataset": "mnist1d",
-    "model": "cnn1d",
-    "schedules": list(SCHEDULES),
-    "seeds": [0, 1, 2],
-    "epochs": 40,
-    "batch_size": 128,
-    "base_lr": 0.1,
-    "peak_factor": 3.0,
-    "momentum": 0.9,
-    "weight_decay": 5e-4,
-    "sharpness_every": 4,
-    "sharpness_examples": 512,
-    "directions": 2,
-    "random_radii": [-1.0, 1.0, 13],
-    "path_max": 4.0,
-    "path_points": 9,
-    "fooling_radius": 1.0,
-    "noise_max": 4.0,
-    "probe_examples": 1000,
-    "surface_points": 21,
-}
-
-#: The ensemble comparison (Seong's Table 1): five models per schedule, trained as in CONFIG.
-ENSEMBLE_CONFIG: dict[str, Any] = {
-    key: CONFIG[key]
-    for key in (
-        "dataset",
-        "model",
-        "schedules",
-        "epochs",
-        "batch_size",
-        "base_lr",
-        "peak_factor",
-        "momentum",
-        "weight_decay",
-    )
-} | {"seeds": [0, 1, 2, 3, 4]}
-
-#: Its quick variant.
-CPU_ENSEMBLE_CONFIG: dict[str, Any] = ENSEMBLE_CONFIG | {
-    "schedules": ["step", "gaussian"],
-    "seeds": [0, 1],
-    "epochs": 2,
-}
-
-#: A quick variant (seconds) for a build without the stored result.
-CPU_CONFIG: dict[str, Any] = {
-    **CONFIG,
-    "schedules": ["step", "gaussian"],
-    "seeds": [0],
-    "epochs": 2,
-    "sharpness_every": 1,
-    "sharpness_examples": 128,
-    "directions": 1,
-    "random_radii": [-1.0, 1.0, 5],
-    "path_points": 3,
-    "probe_examples": 200,
-    "surface_points": 5,
-}
 
 
 def seong_schedules(base_lr: float, total_steps: int, peak_factor: float = 3.0) -> dict:
@@ -165,34 +102,25 @@ class _Snapshots:
 
 def _loss(model, loss_fn) -> float:
     """The loss in eval mode (as every measure of lrlab.landscape), the mode restored."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return float(loss_fn(model))
-    finally:
-        model.train(was_training)
+    from lrlab import models
+
+    with models.preserved(model, weights=False), torch.no_grad():
+        model.eval()
+        return float(loss_fn(model))
 
 
-def _sharpness(model, weights: torch.Tensor, loss_fn) -> float:
+def _sharpness(model, weights: torch.Tensor, probe) -> float:
+    """λ_max at ``weights`` on the probe batch, in eval mode; the model left as it was."""
     from torch.nn.utils import vector_to_parameters
 
-    from lrlab import curvature
+    from lrlab import curvature, models
 
-    saved = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
-    was_training = model.training
-    model.eval()
-    try:
+    x, y = probe
+    with models.preserved(model):
+        model.eval()
         with torch.no_grad():
             vector_to_parameters(weights.clone(), model.parameters())
-        value, _ = curvature.top_eigenvalue(
-            lambda: loss_fn(model), model.parameters(), iters=30, tol=1e-3
-        )
-    finally:
-        with torch.no_grad():
-            vector_to_parameters(saved, model.parameters())
-        model.train(was_training)
-    return value
+        return curvature.sharpness(model, x, y, iters=30, tol=1e-3)
 
 
 def _measure(model, weights, peak_weights, losses, probes, grids, config) -> dict[str, Any]:
@@ -203,7 +131,7 @@ def _measure(model, weights, peak_weights, losses, probes, grids, config) -> dic
 
     with torch.no_grad():
         vector_to_parameters(weights.clone(), model.parameters())
-    train_fn, sharp_fn = losses
+    train_fn, sharp_probe = losses
     x, y, pool, x_test, y_test = probes
     random = [
         landscape.loss_along(
@@ -228,7 +156,7 @@ def _measure(model, weights, peak_weights, losses, probes, grids, config) -> dic
         "train_loss": _loss(model, train_fn),
         "test_error": test_error,
         "weight_norm": float(weights.norm()),
-        "lambda_max": _sharpness(model, weights, sharp_fn),
+        "lambda_max": _sharpness(model, weights, sharp_probe),
         "random": np.mean(random, axis=0).tolist(),
         "path": path,
         "fooling": landscape.loss_along(model, fooling, train_fn, grids["fooling_radii"]).tolist(),
@@ -241,8 +169,7 @@ def _train(config, dataset, schedule, seed: int, callbacks=()):
     """One run of ``config``'s model and optimiser under ``schedule``, from ``seed``."""
     from lrlab import models, train
 
-    torch.manual_seed(seed)
-    model = models.build(config["model"], dataset.num_classes, dataset.input_shape)
+    model = models.build(config["model"], dataset.num_classes, dataset.input_shape, seed=seed)
     history = train.fit(
         model,
         dataset,
@@ -259,20 +186,25 @@ def _train(config, dataset, schedule, seed: int, callbacks=()):
 
 
 def run_ensembles(
-    config: dict[str, Any], *, device="cpu", data_root: str | os.PathLike = "data/cache"
+    config: dict[str, Any],
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+    progress: bool = False,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Seong et al.'s Table 1 at our scale: ensembles of k = 1..M independently trained models.
 
-    For each schedule, one model per seed of ``config`` (the training set-up of :func:`run`)
-    is trained, and the ensembles of the first k of them (averaged softmax, see
-    :func:`lrlab.ensembles.evaluate`) are scored on the test set.
+    For each schedule, one model per seed of ``config`` (the training set-up of
+    :func:`run_flatness`) is trained, and the ensembles of the first k of them (averaged
+    softmax, see :func:`lrlab.ensembles.evaluate`) are scored on the test set.
 
     Parameters
     ----------
     config : dict
         Keys as in :data:`ENSEMBLE_CONFIG`.
-    device, data_root
-        As in :func:`run`.
+    device, data_root, progress, jobs
+        See :func:`lrlab.experiments.run`.
 
     Returns
     -------
@@ -295,8 +227,13 @@ def run_ensembles(
     return {"scores": scores, "wall_time_s": time.perf_counter() - started}
 
 
-def run(
-    config: dict[str, Any], *, device="cpu", data_root: str | os.PathLike = "data/cache"
+def run_flatness(
+    config: dict[str, Any],
+    *,
+    device="cpu",
+    data_root: str | os.PathLike = "data/cache",
+    progress: bool = False,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Train every schedule × seed of ``config`` and measure each model's flatness.
 
@@ -340,7 +277,7 @@ def run(
     x_test, y_test = dataset.tensors("test")
     train_fn = landscape.batch_loss(x_train, y_train)
     n_sharp = config["sharpness_examples"]
-    sharp_fn = landscape.batch_loss(x_train[:n_sharp], y_train[:n_sharp])
+    sharp_probe = (x_train[:n_sharp], y_train[:n_sharp])
     n_probe = config["probe_examples"]
     probes = (x_train[:n_probe], y_train[:n_probe], x_test, x_test, y_test)
     lo, hi, count = config["random_radii"]
@@ -362,7 +299,7 @@ def run(
             model, history = _train(config, dataset, all_schedules[name], seed, [recorder])
             every = config["sharpness_every"]
             sharpness = [
-                [e + 1, recorder.train_loss[e], _sharpness(model, recorder.weights[e], sharp_fn)]
+                [e + 1, recorder.train_loss[e], _sharpness(model, recorder.weights[e], sharp_probe)]
                 for e in range(every - 1, config["epochs"], every)
             ]
             grad_norm = np.asarray(history.grad_norm).reshape(config["epochs"], spe).mean(axis=1)
@@ -377,7 +314,7 @@ def run(
                         model,
                         recorder.weights[-1],
                         recorder.weights[peak_epoch],
-                        (train_fn, sharp_fn),
+                        (train_fn, sharp_probe),
                         probes,
                         grids,
                         config,
@@ -397,7 +334,7 @@ def run(
                     model,
                     recorder.weights[epoch],
                     recorder.weights[peak_epoch],
-                    (train_fn, sharp_fn),
+                    (train_fn, sharp_probe),
                     probes,
                     grids,
                     config,
@@ -418,3 +355,108 @@ def run(
         "runs": runs,
         "wall_time_s": time.perf_counter() - started,
     }
+
+
+def _train_work(config) -> int:
+    """Training examples: every schedule and seed trains ``epochs`` passes."""
+    runs = len(config["schedules"]) * len(config["seeds"])
+    return runs * config["epochs"] * TRAIN_EXAMPLES[config["dataset"]]
+
+
+_CLAIM = (
+    "A nonmonotonic schedule that starts low, rises to a peak and falls again (Gaussian or "
+    "Laplacian in time) drives SGD to flatter minima than step decay, and the flatter minima "
+    "test better: the paper compares them on CIFAR-10 with a small CNN and ResNet-110 "
+    "(validation errors)."
+)
+_TRAINING = {
+    "dataset": "mnist1d",
+    "model": "cnn1d",
+    "schedules": list(SCHEDULES),
+    "epochs": 40,
+    "batch_size": 128,
+    "base_lr": 0.1,
+    "peak_factor": 3.0,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+}
+# He et al. (2016)'s CIFAR-10 budget: 164 epochs of batch 128, weight decay 1e-4.
+_PAPER = {
+    "dataset": "cifar10",
+    "model": "small_cnn",
+    "epochs": 164,
+    "weight_decay": 1e-4,
+}
+
+SEONG = Experiment(
+    name="seong-peak",
+    chapter="flat-minima",
+    title="Step decay vs Gaussian and Laplacian peak schedules (Seong et al. 2018)",
+    cite="seong2018flatter",
+    claim=_CLAIM,
+    run=run_flatness,
+    work=_train_work,
+    base={
+        **_TRAINING,
+        "seeds": [0, 1, 2],
+        "sharpness_every": 4,
+        "sharpness_examples": 512,
+        "directions": 2,
+        "random_radii": [-1.0, 1.0, 13],
+        "path_max": 4.0,
+        "path_points": 9,
+        "fooling_radius": 1.0,
+        "noise_max": 4.0,
+        "probe_examples": 1000,
+        "surface_points": 21,
+    },
+    scales={
+        "classroom": {
+            "schedules": ["step", "gaussian"],
+            "seeds": [0],
+            "epochs": 2,
+            "sharpness_every": 1,
+            "sharpness_examples": 128,
+            "directions": 1,
+            "random_radii": [-1.0, 1.0, 5],
+            "path_points": 3,
+            "probe_examples": 200,
+            "surface_points": 5,
+        },
+        "paper": _PAPER,
+        "smoke": {
+            "schedules": ["step", "gaussian"],
+            "seeds": [0],
+            "epochs": 1,
+            "sharpness_every": 1,
+            "sharpness_examples": 32,
+            "directions": 1,
+            "random_radii": [-1.0, 1.0, 3],
+            "path_points": 3,
+            "probe_examples": 50,
+            "surface_points": 3,
+        },
+    },
+)
+
+ENSEMBLES = Experiment(
+    name="flat-minima-ensembles",
+    chapter="flat-minima",
+    title="Ensembles of step-decay against peak-schedule models (Seong et al. 2018, Table 1)",
+    cite="seong2018flatter",
+    claim=(
+        "Ensembles of models trained with the Gaussian peak schedule test better than "
+        "ensembles of step-decay models of the same size (Seong et al.'s Table 1, CIFAR-10)."
+    ),
+    run=run_ensembles,
+    work=_train_work,
+    base={**_TRAINING, "seeds": [0, 1, 2, 3, 4]},
+    scales={
+        "classroom": {"schedules": ["step", "gaussian"], "seeds": [0, 1], "epochs": 2},
+        "paper": _PAPER,
+        "smoke": {"schedules": ["step", "gaussian"], "seeds": [0, 1], "epochs": 1},
+    },
+)
+
+#: The experiments of this chapter.
+EXPERIMENTS = (SEONG, ENSEMBLES)
