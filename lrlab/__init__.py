@@ -40,6 +40,7 @@ _SUBMODULES = (
     "speed",
     "stability",
     "stability_experiments",
+    "stats",
     "step",
     "sweep",
     "train",
