@@ -270,7 +270,7 @@ def compare(
     unit: str = "",
     scale: float = 1.0,
     n_bootstrap: int = 9999,
-    n_permutations: int = 200_000,
+    n_permutations: int = 100_000,
 ) -> Comparison:
     """Compare two arms over seeds: difference of means, bootstrap CI, permutation p value.
 
@@ -280,8 +280,10 @@ def compare(
     (Good 2005): the share of the relabellings of the pooled seeds into groups of n_a and n_b
     (with ``paired``, of the 2^n swaps within pairs) whose |difference| is at least the
     observed one. It is exact, enumerating every relabelling, when there are at most
-    ``n_permutations`` (10 seeds each: 184,756); otherwise it uses that many random ones.
-    Ties (values on a grid, such as accuracies on 1,000 test examples) are counted exactly.
+    ``n_permutations`` (by default up to 9 and 10 seeds, or 16 pairs); otherwise it uses that
+    many random ones (10 seeds each have 184,756 relabellings; 100,000 random ones give p
+    with a standard error of at most 0.0016, and a p value never 0). Ties (values on a grid,
+    such as accuracies on 1,000 test examples) are counted exactly.
 
     At 10 seeds an arm a bootstrap interval is a little narrow: in 3,000 simulated experiments
     on normal data a 95% interval covered the true difference 91% of the time unpaired and 89%
