@@ -37,6 +37,7 @@ _SUBMODULES = (
     "schedules",
     "speed",
     "stability",
+    "stats",
     "step",
     "sweep",
     "train",

@@ -2,16 +2,20 @@
 
 Chapters call :func:`use_style` once, then draw with :func:`subplots` so that every
 figure has the same size, fonts, colours and grid. Learning rates go on a log axis
-(:func:`lr_axis`); time goes on the x axis in optimizer steps or epochs, labelled.
+(:func:`lr_axis`); time goes on the x axis in optimizer steps or epochs, labelled. A curve
+over seeds is one call to :func:`seed_band`: the mean and the spread.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+
+from lrlab import _check
 
 #: The colour cycle used everywhere (colour-blind safe, after Okabe & Ito).
 COLORS: tuple[str, ...] = (
@@ -176,3 +180,86 @@ def plot_schedules(
     if len(schedules) > 1:
         ax.legend()
     return ax
+
+
+def seed_band(
+    ax,
+    x: Sequence[float] | np.ndarray,
+    runs,
+    *,
+    label: str | None = None,
+    color: str | None = None,
+    band: str = "range",
+    alpha: float = 0.2,
+    confidence: float = 0.95,
+    **line_kwargs,
+):
+    """Draw the mean over seeds as a line and their spread as a shaded band, in one call.
+
+    Non-finite values (a seed that diverged) are left out point by point: the line is the mean
+    of the seeds still finite there, and it stops where none is.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        Where to draw.
+    x : array-like, shape (T,)
+        The x values (steps, epochs, learning rates).
+    runs : array-like, shape (S, T)
+        One row per seed.
+    label, color : str, optional
+        Of the line (and the band's colour); the axes' next colour by default.
+    band : {"range", "ci", "std"}
+        The band: from the lowest to the highest seed; the t interval of the mean
+        (:func:`lrlab.stats.summary`, where at least 2 seeds are finite); or the mean plus
+        and minus one standard deviation (``ddof=1``).
+    alpha : float
+        Opacity of the band, in [0, 1].
+    confidence : float
+        Level of the ``"ci"`` band.
+    **line_kwargs
+        Passed to :meth:`~matplotlib.axes.Axes.plot` (``linestyle``, ``marker``, ...).
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+        The mean line.
+
+    Examples
+    --------
+    >>> from lrlab import plots
+    >>> fig, ax = plots.subplots()
+    >>> line = plots.seed_band(ax, [0, 1, 2], [[1.0, 2.0, 3.0], [3.0, 4.0, float("nan")]])
+    >>> line.get_ydata().tolist()
+    [2.0, 3.0, 3.0]
+    """
+    band = _check.choice("band", band, ("range", "ci", "std"))
+    alpha = _check.number("alpha", alpha, 0, 1)
+    x = np.asarray(x, dtype=float)
+    values = np.asarray(runs, dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x must be a non-empty 1-D array, got shape {x.shape}")
+    if values.ndim != 2 or values.shape[1] != x.size:
+        raise ValueError(
+            f"runs must have shape (seeds, {x.size}) to match x, got shape {values.shape}"
+        )
+    values = np.where(np.isfinite(values), values, np.nan)
+    seeds = np.sum(np.isfinite(values), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point where no seed is finite
+        mean = np.nanmean(values, axis=0)
+        if band == "range":
+            low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        elif band == "std":
+            spread = np.where(seeds >= 2, np.nanstd(values, axis=0, ddof=1), np.nan)
+            low, high = mean - spread, mean + spread
+    if band == "ci":
+        from lrlab import stats
+
+        low, high = np.full(x.size, np.nan), np.full(x.size, np.nan)
+        for t in np.flatnonzero(seeds >= 2):
+            column = values[:, t]
+            low[t], high[t] = stats.summary(column[np.isfinite(column)], confidence).ci
+    (line,) = ax.plot(x, mean, label=label, color=color, **line_kwargs)
+    ax.fill_between(x, low, high, color=line.get_color(), alpha=alpha, lw=0)
+    return line
