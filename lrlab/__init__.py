@@ -36,6 +36,7 @@ _SUBMODULES = (
     "restarts",
     "results",
     "scale",
+    "scaling",
     "schedules",
     "speed",
     "stability",

@@ -18,6 +18,9 @@ Names:
   downloaded into ``root``, checked against their published MD5, read, and cached as
   ``uint8`` tensors in ``root/<name>.pt`` so that the second load takes a second.
 
+:func:`from_tensors` makes a :class:`Dataset` of the user's own tensors, as they are (no
+normalisation): class labels, or real-valued targets for regression.
+
 >>> from lrlab import data
 >>> digits = data.load("digits", device="cpu")
 >>> digits.input_shape, digits.num_classes, digits.size("train"), digits.size("test")
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -44,11 +48,14 @@ __all__ = [
     "CifarSource",
     "Dataset",
     "crop_flip",
+    "from_tensors",
     "load",
     "torchvision_loader",
 ]
 
 SPLITS = ("train", "test")
+#: What a data set's targets are: class labels, or real numbers (see :attr:`Dataset.task`).
+TASKS = ("classification", "regression")
 
 
 #: Every name :func:`load` accepts.
@@ -117,10 +124,14 @@ class Dataset:
     train, test : tuple of tensors
         ``(images, labels)``: images ``(n, channels, height, width)``, or
         ``(n, channels, length)`` for sequences, stored as ``uint8`` (pixels up to
-        ``scale``) or ``float32`` (values already real numbers, ``scale=1``), and
-        integer labels ``(n,)`` in ``[0, len(classes))``.
+        ``scale``) or ``float32`` (values already real numbers, ``scale=1``); with
+        ``normalize=False``, ``float32`` inputs of any shape ``(n, ...)``. Labels: integers
+        ``(n,)`` in ``[0, len(classes))``, or floating-point targets ``(n,)`` or ``(n, k)``
+        for regression (stored as ``float32``).
     classes : sequence of str
-        Class names; their number is ``num_classes``.
+        Class names; their number is ``num_classes``. For regression, names of the ``k``
+        target values (one for targets of shape ``(n,)``): ``num_classes`` is then the
+        number of outputs a model needs.
     scale : float
         Pixel value that means full intensity (255 for CIFAR, 16 for digits).
     augment_crop_flip : bool
@@ -129,10 +140,15 @@ class Dataset:
         mirrored 2 is no 2 and a 4-pixel shift moves an 8×8 digit half out of frame).
     device : torch.device or str, optional
         Where the tensors live; ``lrlab.device()`` by default.
+    normalize : bool
+        Normalise each batch by the training split's per-channel mean and standard
+        deviation; ``False`` serves the inputs as stored (``mean`` 0 and ``std`` 1).
 
     Attributes
     ----------
     name, classes, num_classes, input_shape, device
+    task : {"classification", "regression"}
+        Integer labels or real-valued targets, by the labels' dtype.
     augmentation : str or None
         ``"crop+flip"`` or ``None`` (``augment=True`` then changes nothing).
     scale : float
@@ -159,37 +175,54 @@ class Dataset:
         scale: float = 255.0,
         augment_crop_flip: bool = True,
         device=None,
+        normalize: bool = True,
     ):
         import lrlab
 
         classes = [str(c) for c in classes]
         if scale <= 0:
             raise ValueError(f"scale must be > 0, got {scale}")
+        normalize = _check.flag("normalize", normalize)
         self.device = torch.device(device) if device is not None else lrlab.device()
         self._images, self._labels = {}, {}
+        tasks = set()
         for split, (images, labels) in zip(SPLITS, (train, test), strict=True):
             images, labels = torch.as_tensor(images), torch.as_tensor(labels)
-            if images.ndim not in (3, 4) or not (
-                images.dtype == torch.uint8 or images.dtype == torch.float32
+            if normalize and (
+                images.ndim not in (3, 4)
+                or not (images.dtype == torch.uint8 or images.dtype == torch.float32)
             ):
                 raise ValueError(
                     f"{split} images must be uint8 or float32 (n, channels, h, w) or "
                     f"(n, channels, length), got {images.dtype} {tuple(images.shape)}"
                 )
-            if labels.shape != images.shape[:1] or labels.is_floating_point():
-                raise ValueError(f"{split} labels must be integers of shape ({len(images)},)")
-            if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
-                raise ValueError(f"{split} labels must be in [0, {len(classes)})")
+            if not normalize and (images.ndim < 2 or images.dtype != torch.float32):
+                raise ValueError(
+                    f"{split} inputs must be float32 (n, ...) with normalize=False, got "
+                    f"{images.dtype} {tuple(images.shape)}"
+                )
+            tasks.add(_task(split, labels, len(images), len(classes)))
             self._images[split] = images.to(self.device)
-            self._labels[split] = labels.to(self.device, torch.int64)
+            dtype = torch.float32 if labels.is_floating_point() else torch.int64
+            self._labels[split] = labels.to(self.device, dtype)
+        if len(tasks) > 1:
+            raise ValueError("train and test labels must both be integers or both be floats")
         if self._images["train"].shape[1:] != self._images["test"].shape[1:]:
             raise ValueError("train and test images must have the same shape")
+        if self._labels["train"].shape[1:] != self._labels["test"].shape[1:]:
+            raise ValueError("train and test targets must have the same shape")
         self.name = name
+        self.task = tasks.pop()
         self.classes = classes
         self.num_classes = len(classes)
         self.input_shape = tuple(self._images["train"].shape[1:])
         self.augmentation = "crop+flip" if augment_crop_flip else None
         self.scale = float(scale)
+        self._gain = self._bias = None
+        if not normalize:
+            channels = self.input_shape[0]
+            self.mean, self.std = torch.zeros(channels), torch.ones(channels)
+            return
         self.mean, self.std = _channel_stats(self._images["train"], scale)
         # x_normalised = (x / scale - mean) / std, folded into one multiply-add.
         per_channel = (1, -1) + (1,) * (len(self.input_shape) - 1)
@@ -197,9 +230,10 @@ class Dataset:
         self._bias = (-self.mean / self.std).view(per_channel).to(self.device)
 
     def __repr__(self) -> str:
+        task = ", task='regression'" if self.task == "regression" else ""
         return (
             f"Dataset({self.name!r}, train={self.size('train')}, test={self.size('test')}, "
-            f"input_shape={self.input_shape}, num_classes={self.num_classes}, "
+            f"input_shape={self.input_shape}, num_classes={self.num_classes}{task}, "
             f"device={self.device})"
         )
 
@@ -224,16 +258,21 @@ class Dataset:
         return -(-self.size(split) // batch_size)
 
     def raw(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The split as stored: ``uint8`` images ``(n, c, h, w)`` and int64 labels."""
+        """The split as stored: ``uint8`` images ``(n, c, h, w)`` and int64 labels (float32
+        targets for regression)."""
         split = self._split(split)
         return self._images[split], self._labels[split]
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """Turn ``uint8`` images of this data set into normalised float32."""
+        """Turn ``uint8`` images of this data set into normalised float32 (as they are,
+        in float32, for a data set made with ``normalize=False``)."""
+        if self._gain is None:
+            return images.float()
         return images.float() * self._gain + self._bias
 
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The whole split, model-ready: normalised float32 images and int64 labels.
+        """The whole split, model-ready: normalised float32 images and int64 labels
+        (float32 targets for regression).
 
         Makes a float copy of the split (4 bytes per pixel) on the device; for large
         sets iterate :meth:`batches` with ``shuffle=False, augment=False`` instead.
@@ -268,7 +307,7 @@ class Dataset:
         Returns
         -------
         iterator of (torch.Tensor, torch.Tensor)
-            Normalised float32 images and int64 labels.
+            Normalised float32 images and int64 labels (float32 targets for regression).
         """
         split = self._split(split)
         batch_size = _check.integer("batch_size", batch_size, minimum=1)
@@ -292,6 +331,24 @@ class Dataset:
                 yield self.normalize(x), labels[idx]
 
         return generate()
+
+
+def _task(split: str, labels: torch.Tensor, n: int, num_classes: int) -> str:
+    """Check one split's labels: ``"classification"`` for integers in ``[0, num_classes)``,
+    ``"regression"`` for floats of shape ``(n,)`` or ``(n, num_classes)``."""
+    if labels.is_floating_point():
+        k = labels.shape[1] if labels.ndim == 2 else 1
+        if labels.ndim not in (1, 2) or len(labels) != n or k != num_classes:
+            raise ValueError(
+                f"{split} targets must have shape ({n},) or ({n}, k) with k = "
+                f"len(classes) = {num_classes}, got {tuple(labels.shape)}"
+            )
+        return "regression"
+    if labels.shape != (n,) or labels.dtype == torch.bool:
+        raise ValueError(f"{split} labels must be integers of shape ({n},)")
+    if n and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{split} labels must be in [0, {num_classes})")
+    return "classification"
 
 
 class _PilImages(torch.utils.data.Dataset):
@@ -431,6 +488,107 @@ def load(name: str, root="data/cache", device=None, download: bool = True) -> Da
         scale=255.0,
         augment_crop_flip=True,
         device=device,
+    )
+
+
+def from_tensors(
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    name: str = "tensors",
+    classes=None,
+    device=None,
+) -> Dataset:
+    """A :class:`Dataset` of your own tensors, served as they are (no normalisation).
+
+    The inputs are stored as ``float32`` and every batch is a slice of them, unchanged:
+    prepare them (standardise, whiten, reshape) before. The targets decide the task:
+
+    - integer labels ``(n,)``: classification into ``num_classes`` classes, the number
+      ``classes`` gives (or the largest label + 1); :func:`lrlab.train.fit` then trains
+      with cross-entropy by default and measures accuracy;
+    - floating-point targets ``(n,)`` or ``(n, k)``: regression (``task="regression"``,
+      ``num_classes = k`` outputs, 1 for ``(n,)``); ``fit`` then trains with the square loss
+      :math:`\\tfrac12\\lVert f(x) - y\\rVert^2` (``loss="mse"``) and records no
+      accuracy (NaN).
+
+    ``fit``, the range test, :class:`lrlab.curvature.SharpnessTracker` and
+    :class:`lrlab.scaling.NoiseScaleTracker` accept the result like a built-in data set.
+
+    Parameters
+    ----------
+    x_train, x_test : torch.Tensor or numpy.ndarray
+        Inputs ``(n, ...)`` of real numbers; the shape after the first axis is
+        ``input_shape`` and must agree between the splits.
+    y_train, y_test : torch.Tensor or numpy.ndarray
+        Integer labels ``(n,)``, or floating-point targets ``(n,)`` / ``(n, k)``; both
+        splits the same kind.
+    name : str
+        Name for display and results files.
+    classes : int or sequence of str, optional
+        The number of classes or their names (of the ``k`` targets for regression); by
+        default the largest label + 1 (``k``), named by number (``"y0"``, ...; ``"y"``
+        for one target).
+    device : torch.device or str, optional
+        ``lrlab.device()`` by default.
+
+    Returns
+    -------
+    Dataset
+
+    Examples
+    --------
+    >>> x = torch.randn(100, 3)
+    >>> y = x @ torch.tensor([1.0, -2.0, 0.5])
+    >>> ds = from_tensors(x[:80], y[:80], x[80:], y[80:], name="line", device="cpu")
+    >>> ds.task, ds.input_shape, ds.num_classes, ds.size("test")
+    ('regression', (3,), 1, 20)
+    >>> torch.equal(next(ds.batches("train", 80, shuffle=False))[0], x[:80])
+    True
+    >>> labels = (y > 0).long()
+    >>> from_tensors(x[:80], labels[:80], x[80:], labels[80:], device="cpu").num_classes
+    2
+    """
+    xs, ys = [], []
+    for which, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        for what, t in ((f"x_{which}", x), (f"y_{which}", y)):
+            if t.dtype == torch.bool or t.is_complex():
+                raise TypeError(f"{what} must hold real numbers, got {t.dtype}")
+        if x.ndim < 2:
+            raise ValueError(f"x_{which} must have shape (n, ...) with >= 2 axes, got {x.shape}")
+        if len(y) != len(x):
+            raise ValueError(
+                f"y_{which} must hold one target per example of x_{which} ({len(x)}), got {len(y)}"
+            )
+        xs.append(x.detach().to(torch.float32))
+        ys.append(y.detach())
+    regression = ys[0].is_floating_point()
+    if ys[1].is_floating_point() != regression:
+        raise ValueError("y_train and y_test must both be integers or both be floats")
+    if regression:
+        count = ys[0].shape[1] if ys[0].ndim == 2 else 1
+    else:
+        count = 1 + max(int(y.max()) if len(y) else 0 for y in ys)
+    if classes is None:
+        names = [str(c) for c in range(count)]
+        if regression:
+            names = ["y"] if ys[0].ndim == 1 else [f"y{c}" for c in range(count)]
+    elif isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
+        names = [str(c) for c in range(_check.integer("classes", classes, minimum=1))]
+    else:
+        names = [str(c) for c in classes]
+    return Dataset(
+        name,
+        (xs[0], ys[0]),
+        (xs[1], ys[1]),
+        names,
+        scale=1.0,
+        augment_crop_flip=False,
+        device=device,
+        normalize=False,
     )
 
 

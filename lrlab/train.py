@@ -79,6 +79,7 @@ from lrlab.step import (
     OPTIMIZERS,
     PRECISIONS,
     choose_channels_last,
+    choose_loss,
     choose_precision,
     epoch_seed,
     evaluate,
@@ -219,7 +220,7 @@ def fit(
     schedule,
     epochs: int,
     batch_size: int = 128,
-    optimizer: str = "sgd",
+    optimizer: str | torch.optim.Optimizer = "sgd",
     momentum: float = 0.9,
     nesterov: bool = False,
     weight_decay: float = 5e-4,
@@ -231,7 +232,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     callbacks: Sequence[Callable] = (),
-    loss: str = "cross_entropy",
+    loss: str | None = None,
 ) -> History:
     """Train ``model`` on ``data``, the schedule setting every step's rate.
 
@@ -247,15 +248,22 @@ def fit(
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier mapping ``(batch, *data.input_shape)`` to logits; moved to
-        ``data.device`` and trained in place.
+        A classifier mapping ``(batch, *data.input_shape)`` to logits (a regressor to its
+        ``data.num_classes`` outputs); moved to ``data.device`` and trained in place.
     data : lrlab.data.Dataset
+        Built in (:func:`lrlab.data.load`) or of your own tensors
+        (:func:`lrlab.data.from_tensors`), with class labels or regression targets.
     schedule : callable or float
         ``schedule(step) -> lr`` (e.g. from :mod:`lrlab.schedules`), or a constant rate.
     epochs : int
         Passes over the training set, >= 1.
     batch_size : int
-    optimizer : {"sgd", "adam", "adamw"}
+    optimizer : {"sgd", "adam", "adamw"} or torch.optim.Optimizer
+        A name builds the optimizer from the next three options; an instance over the
+        model's parameters (on ``data.device``), e.g. with the per-layer groups of
+        :func:`lrlab.scaling.mup_param_groups`, is used as it is, those options ignored
+        (recorded as ``None``). Each step sets its groups' rates to the schedule's, times
+        a group's ``"lr_scale"`` (see :func:`lrlab.step.make_train_step`).
     momentum : float
         SGD momentum (Adam's beta1), in [0, 1); 0 is plain SGD.
     nesterov : bool
@@ -282,9 +290,11 @@ def fit(
         at the steps they ask for (``every``, ``wants``), optionally with an
         ``on_epoch_end(model, epoch, history)`` method; one may raise
         :class:`StopTraining`. The protocol is in this module's docstring.
-    loss : {"cross_entropy", "mse"}
+    loss : {"cross_entropy", "mse"}, optional
         The training (and test) loss: cross-entropy, or the square loss on one-hot
         targets (:func:`lrlab.step.square_loss`). Accuracy is the logits' argmax either way.
+        By default cross-entropy for class labels and the square loss for regression
+        targets, whose accuracies are NaN (:func:`lrlab.step.choose_loss`).
 
     Returns
     -------
@@ -301,6 +311,7 @@ def fit(
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path>")
     callbacks = _check_callbacks(callbacks)
+    loss = choose_loss(loss, getattr(data, "task", "classification"))
     run = prepare(
         model,
         data.device,
@@ -315,6 +326,16 @@ def fit(
         loss=loss,
     )
     steps_per_epoch = data.num_batches("train", batch_size)
+    optimizer_options = {
+        "optimizer": optimizer,
+        "momentum": momentum,
+        "nesterov": nesterov,
+        "weight_decay": weight_decay,
+    }
+    if not isinstance(optimizer, str):  # an instance brings its own options: claim none
+        optimizer_options = {"optimizer": type(optimizer).__name__} | dict.fromkeys(
+            ("momentum", "nesterov", "weight_decay")
+        )
     config = {
         "model": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -322,10 +343,7 @@ def fit(
         "schedule": repr(schedule),
         "epochs": epochs,
         "batch_size": batch_size,
-        "optimizer": optimizer,
-        "momentum": momentum,
-        "nesterov": nesterov,
-        "weight_decay": weight_decay,
+        **optimizer_options,
         "precision": run.precision,
         "channels_last": run.channels_last,
         "compile": compile,
@@ -418,11 +436,11 @@ def _lr_at(schedule, step: int) -> float:
     return lr
 
 
-def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad: bool) -> int:
+def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad: bool) -> float:
     """Copy pending step results to the History in one transfer; mark divergence.
 
-    Returns the number of correct predictions in those steps. On divergence, History
-    keeps the steps up to and including the first non-finite one.
+    Returns the number of correct predictions in those steps (NaN for regression). On
+    divergence, History keeps the steps up to and including the first non-finite one.
     """
     losses, norms, correct = (torch.stack(column).tolist() for column in zip(*pending, strict=True))
     first = len(history.lr) - len(pending)  # the step of pending[0]
@@ -434,4 +452,4 @@ def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad
             del history.lr[first + i + 1 :], history.loss[first + i + 1 :]
             del history.grad_norm[first + i + 1 :]
             break
-    return int(sum(correct))
+    return float(sum(correct))

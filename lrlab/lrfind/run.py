@@ -16,7 +16,7 @@ from torch import nn
 from lrlab import _check
 from lrlab.lrfind.result import RangeTestResult, SeedSweep
 from lrlab.lrfind.sweep import lr_sweep
-from lrlab.step import epoch_seed, prepare
+from lrlab.step import choose_loss, epoch_seed, prepare
 
 __all__ = [
     "CONFIG_KEYS",
@@ -108,6 +108,7 @@ def range_test(
     channels_last="auto",
     progress: bool = False,
     callback: Callable[[nn.Module, int], None] | None = None,
+    loss: str | None = None,
 ) -> RangeTestResult:
     """Smith's learning-rate range test: one optimizer step per rate of a growing sweep.
 
@@ -127,7 +128,7 @@ def range_test(
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier for ``data``; moved to ``data.device`` for the test.
+        A classifier (or regressor) for ``data``; moved to ``data.device`` for the test.
     data : lrlab.data.Dataset
         Batches come from its training split, shuffled (and augmented) per epoch by ``seed``.
     start_lr, end_lr : float
@@ -162,6 +163,9 @@ def range_test(
         Called as ``callback(model, step)`` after each optimizer step but the one that
         stops the test (before the state is restored), e.g. to measure the model along the
         sweep; with a callback the losses are read back after every step.
+    loss : {"cross_entropy", "mse"}, optional
+        The loss; by default the one :func:`lrlab.train.fit` picks for ``data``
+        (cross-entropy for class labels, the square loss for regression targets).
 
     Returns
     -------
@@ -190,6 +194,7 @@ def range_test(
     diverge = _check.number("diverge", diverge, low=1, low_open=True, finite=False)
     batch_size = _check.integer("batch_size", batch_size, minimum=1)
     seed = _check.integer("seed", seed, minimum=0)
+    loss = choose_loss(loss, getattr(data, "task", "classification"))
     named = isinstance(optimizer, str)
     if not (named or isinstance(optimizer, torch.optim.Optimizer)):
         raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer, got {optimizer!r}")
@@ -211,6 +216,7 @@ def range_test(
                 precision=precision,
                 channels_last=channels_last,
                 metrics=False,
+                loss=loss,
             )
             model.train()
             batches = _train_batches(data, batch_size, seed)
@@ -240,6 +246,7 @@ def range_test(
             "momentum": float(momentum) if named else _group_momentum(optimizer),
             "weight_decay": float(weight_decay) if named else None,
             "seed": seed,
+            "loss": loss,
             "precision": run.precision,
             "data": data.name,
             "model": type(model).__name__,
