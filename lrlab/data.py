@@ -149,6 +149,8 @@ class Dataset:
     name, classes, num_classes, input_shape, device
     task : {"classification", "regression"}
         Integer labels or real-valued targets, by the labels' dtype.
+    normalized : bool
+        The ``normalize`` option: whether batches are normalised.
     augmentation : str or None
         ``"crop+flip"`` or ``None`` (``augment=True`` then changes nothing).
     scale : float
@@ -218,6 +220,7 @@ class Dataset:
         self.input_shape = tuple(self._images["train"].shape[1:])
         self.augmentation = "crop+flip" if augment_crop_flip else None
         self.scale = float(scale)
+        self.normalized = normalize
         self._gain = self._bias = None
         if not normalize:
             channels = self.input_shape[0]

@@ -262,8 +262,9 @@ def fit(
         A name builds the optimizer from the next three options; an instance over the
         model's parameters (on ``data.device``), e.g. with the per-layer groups of
         :func:`lrlab.scaling.mup_param_groups`, is used as it is, those options ignored
-        (recorded as ``None``). Each step sets its groups' rates to the schedule's, times
-        a group's ``"lr_scale"`` (see :func:`lrlab.step.make_train_step`).
+        (the config records its class name and the options its groups share). Each step
+        sets its groups' rates to the schedule's, times a group's ``"lr_scale"`` (see
+        :func:`lrlab.step.make_train_step`).
     momentum : float
         SGD momentum (Adam's beta1), in [0, 1); 0 is plain SGD.
     nesterov : bool
@@ -332,10 +333,8 @@ def fit(
         "nesterov": nesterov,
         "weight_decay": weight_decay,
     }
-    if not isinstance(optimizer, str):  # an instance brings its own options: claim none
-        optimizer_options = {"optimizer": type(optimizer).__name__} | dict.fromkeys(
-            ("momentum", "nesterov", "weight_decay")
-        )
+    if not isinstance(optimizer, str):
+        optimizer_options = _instance_options(optimizer)
     config = {
         "model": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -427,6 +426,24 @@ def fit(
         if started is not None:  # time of an epoch cut short
             history.wall_time += time.perf_counter() - started
     return history
+
+
+def _instance_options(optimizer: torch.optim.Optimizer) -> dict:
+    """An optimizer instance's options as fit's config records them: its class name, and
+    each option's value where all its parameter groups share it (else None)."""
+
+    def shared(read):
+        values = {read(group) for group in optimizer.param_groups}
+        return values.pop() if len(values) == 1 else None
+
+    return {
+        "optimizer": type(optimizer).__name__,
+        "momentum": shared(
+            lambda g: g["momentum"] if "momentum" in g else g.get("betas", [None])[0]
+        ),
+        "nesterov": shared(lambda g: bool(g.get("nesterov", False))),
+        "weight_decay": shared(lambda g: g.get("weight_decay")),
+    }
 
 
 def _lr_at(schedule, step: int) -> float:

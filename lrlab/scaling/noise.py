@@ -175,7 +175,8 @@ def noise_scale(
     Parameters
     ----------
     model : torch.nn.Module
-        On ``data.device``.
+        Its parameters' device and dtype are the measurement's (a float64 model measures
+        in float64).
     data : lrlab.data.Dataset
     small_batch : int
         >= 1.
@@ -216,14 +217,14 @@ def noise_scale(
         raise ValueError("model must have parameters that require grad, got none")
     images, labels = data.raw("train")
     gen = torch.Generator().manual_seed(seed)
-    device = params[0].device
+    device, dtype = params[0].device, params[0].dtype
     saved = {name: t.detach().clone() for name, t in model.named_buffers()}
     norms = []
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             for _ in range(batches):
                 idx = torch.randint(0, len(labels), (big,), generator=gen).to(images.device)
-                x, y = data.normalize(images[idx]).to(device), labels[idx].to(device)
+                x, y = data.normalize(images[idx]).to(device, dtype), labels[idx].to(device)
                 norms.append(torch.stack(_squared_norms(model, params, criterion, x, y, big // b)))
     finally:
         with torch.no_grad():
