@@ -34,6 +34,7 @@ _SUBMODULES = (
     "reproduce",
     "results",
     "scale",
+    "scaling",
     "schedules",
     "speed",
     "stability",

@@ -62,8 +62,10 @@ class RunOptions:
         See :func:`lrlab.step.choose_channels_last`.
     compile : bool
         Run the model through ``torch.compile``.
-    loss : {"cross_entropy", "mse"}
-        Cross-entropy, or the square loss on one-hot targets (:func:`lrlab.step.square_loss`).
+    loss : {"cross_entropy", "mse"} or None
+        Cross-entropy, or the square loss (:func:`lrlab.step.square_loss`: against one-hot
+        targets for class labels); ``None`` picks by the data: cross-entropy for class
+        labels, the square loss for regression targets (:func:`lrlab.step.choose_loss`).
     seed : int
         Seed of the data order, augmentation and in-model randomness, >= 0.
     """
@@ -76,7 +78,7 @@ class RunOptions:
     precision: str = "auto"
     channels_last: bool | str = "auto"
     compile: bool = False
-    loss: str = "cross_entropy"
+    loss: str | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -89,7 +91,7 @@ class RunOptions:
             "precision": _check.choice("precision", self.precision, PRECISIONS),
             "channels_last": self._layout(self.channels_last),
             "compile": _check.flag("compile", self.compile),
-            "loss": _check.choice("loss", self.loss, LOSSES),
+            "loss": None if self.loss is None else _check.choice("loss", self.loss, LOSSES),
             "seed": _check.integer("seed", self.seed, minimum=0),
         }
         if checked["nesterov"] and (checked["optimizer"] != "sgd" or checked["momentum"] == 0):

@@ -10,7 +10,8 @@ three take the same step. :func:`evaluate` measures a split in eval mode;
 uninterrupted one drew.
 
 The loss is cross-entropy by default, or ``"mse"``: the square loss against one-hot targets
-that Cohen et al. (2021) train with to study the edge of stability (:func:`square_loss`).
+that Cohen et al. (2021) train with to study the edge of stability (:func:`square_loss`),
+which is also the loss of regression, against real-valued targets (:func:`choose_loss`).
 
 >>> import torch
 >>> from torch import nn
@@ -37,6 +38,7 @@ __all__ = [
     "Prepared",
     "bf16_supported",
     "choose_channels_last",
+    "choose_loss",
     "choose_precision",
     "epoch_seed",
     "evaluate",
@@ -164,16 +166,23 @@ def square_loss(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") 
     averaged (``reduction="mean"``) or summed over the batch: the square loss of Cohen et
     al. (2021, *Gradient Descent on Neural Networks Typically Occurs at the Edge of
     Stability*), whose sharpness settles at 2/η under full-batch gradient descent.
+    Floating-point ``y`` are regression targets, ``(n,)`` for one output or ``(n, k)``,
+    and take the place of the one-hot vectors: :math:`\\tfrac12 \\lVert z - y\\rVert^2`.
 
     Examples
     --------
     >>> logits = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
     >>> float(square_loss(logits, torch.tensor([0, 1])))  # (0 + ½·1) / 2
     0.25
+    >>> float(square_loss(torch.tensor([[1.0], [3.0]]), torch.tensor([0.0, 1.0])))  # (½ + 2) / 2
+    1.25
     """
     _check.choice("reduction", reduction, ("mean", "sum"))
-    onehot = F.one_hot(y, logits.shape[1]).to(logits.dtype)
-    per_example = 0.5 * ((logits - onehot) ** 2).sum(dim=1)
+    if y.is_floating_point():
+        target = y.to(logits.dtype).reshape(logits.shape)
+    else:
+        target = F.one_hot(y, logits.shape[1]).to(logits.dtype)
+    per_example = 0.5 * ((logits - target) ** 2).sum(dim=1)
     return per_example.mean() if reduction == "mean" else per_example.sum()
 
 
@@ -192,6 +201,34 @@ def loss_function(name: str = "cross_entropy") -> Callable[..., torch.Tensor]:
     return F.cross_entropy if name == "cross_entropy" else square_loss
 
 
+def choose_loss(loss: str | None, task: str = "classification") -> str:
+    """Resolve the ``loss`` option of :func:`lrlab.train.fit` for a data set's task.
+
+    ``None`` means cross-entropy for classification and the square loss (``"mse"``) for
+    regression (a :class:`lrlab.data.Dataset`'s ``task``); cross-entropy cannot train on
+    real-valued targets.
+
+    Examples
+    --------
+    >>> choose_loss(None, "regression"), choose_loss(None, "classification")
+    ('mse', 'cross_entropy')
+    """
+    _check.choice("task", task, ("classification", "regression"))
+    if loss is None:
+        return "mse" if task == "regression" else "cross_entropy"
+    _check.choice("loss", loss, LOSSES)
+    if loss == "cross_entropy" and task == "regression":
+        raise ValueError("loss 'cross_entropy' needs class labels; for regression use 'mse'")
+    return loss
+
+
+def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """How many argmax predictions match integer labels; NaN for regression targets."""
+    if y.is_floating_point():
+        return logits.new_full((), float("nan"))
+    return (logits.argmax(dim=1) == y).sum()
+
+
 def make_train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -205,6 +242,8 @@ def make_train_step(
 
     The step zeroes the gradients before its backward pass, not after the update, so until
     the next step each parameter's ``.grad`` holds this step's minibatch gradient (unscaled).
+    It sets every parameter group's rate to ``lr``, times the group's ``"lr_scale"`` where
+    it has one (per-layer rates such as μP's, :func:`lrlab.scaling.mup_param_groups`).
 
     Parameters
     ----------
@@ -229,7 +268,8 @@ def make_train_step(
         ``step(x, y, lr) -> (loss, grad_norm, correct)``, all 0-d tensors left on the
         device (reading them forces a GPU sync): the batch's mean loss, the global L2
         norm of the (unscaled) gradient, and how many predictions were right (argmax of
-        the logits); the last two are ``None`` when ``metrics`` is false.
+        the logits; NaN for regression targets); the last two are ``None`` when
+        ``metrics`` is false.
 
     Examples
     --------
@@ -249,7 +289,7 @@ def make_train_step(
 
     def step(x: torch.Tensor, y: torch.Tensor, lr: float):
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type, dtype=_DTYPES.get(precision), enabled=precision != "fp32"):
@@ -272,7 +312,7 @@ def make_train_step(
         else:
             optimizer.step()
         if metrics:
-            correct = (logits.detach().argmax(dim=1) == y).sum()
+            correct = _correct(logits.detach(), y)
         return loss.detach(), grad_norm, correct
 
     return step
@@ -378,8 +418,9 @@ def prepare(
     opt = instance or make_optimizer(model, o.optimizer, lr, o.momentum, o.nesterov, o.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if prec == "fp16" else None
     net = torch.compile(model) if o.compile else model
-    step = make_train_step(net, opt, prec, use_channels_last, scaler, metrics, o.loss)
-    return Prepared(model, net, device, prec, use_channels_last, opt, scaler, o.loss, step)
+    loss = o.loss if o.loss is not None else "cross_entropy"  # fit resolves it by the data
+    step = make_train_step(net, opt, prec, use_channels_last, scaler, metrics, loss)
+    return Prepared(model, net, device, prec, use_channels_last, opt, scaler, loss, step)
 
 
 @torch.no_grad()
@@ -408,7 +449,8 @@ def evaluate(
     Returns
     -------
     (float, float)
-        Loss and accuracy in [0, 1]. The model is put back in its previous mode.
+        Loss and accuracy in [0, 1] (NaN for regression targets). The model is put back
+        in its previous mode.
 
     Examples
     --------
@@ -423,7 +465,7 @@ def evaluate(
     model.eval()
     device = data.device
     total_loss = torch.zeros((), device=device, dtype=torch.float64)
-    correct = torch.zeros((), device=device, dtype=torch.int64)
+    correct = torch.zeros((), device=device, dtype=torch.float64)
     dtype = _DTYPES.get(precision)
     for x, y in data.batches(split, batch_size, shuffle=False, augment=False):
         if channels_last:
@@ -431,10 +473,10 @@ def evaluate(
         with torch.autocast(device.type, dtype=dtype, enabled=precision != "fp32"):
             logits = model(x).float()
         total_loss += criterion(logits, y, reduction="sum")
-        correct += (logits.argmax(dim=1) == y).sum()
+        correct += _correct(logits, y)
     model.train(was_training)
     n = data.size(split)
-    return float(total_loss) / n, int(correct) / n
+    return float(total_loss) / n, float(correct) / n
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -74,7 +74,7 @@ from lrlab import _check, device_name, schedules
 from lrlab._io import atomic_write
 from lrlab.history import History
 from lrlab.options import RunOptions
-from lrlab.step import epoch_seed, evaluate, prepare
+from lrlab.step import choose_loss, epoch_seed, evaluate, prepare
 
 __all__ = ["Callback", "StopTraining", "fit", "is_due"]
 
@@ -190,6 +190,7 @@ def fit(
     epochs: int,
     options: RunOptions | None = None,
     *,
+    optimizer: str | torch.optim.Optimizer | None = None,
     checkpoint=None,
     resume: bool = False,
     progress: bool = True,
@@ -210,9 +211,11 @@ def fit(
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier mapping ``(batch, *data.input_shape)`` to logits; moved to
-        ``data.device`` and trained in place.
+        A classifier mapping ``(batch, *data.input_shape)`` to logits (a regressor to its
+        ``data.num_classes`` outputs); moved to ``data.device`` and trained in place.
     data : lrlab.data.Dataset
+        Built in (:func:`lrlab.data.load`) or of your own tensors
+        (:func:`lrlab.data.from_tensors`), with class labels or regression targets.
     schedule : callable or float
         ``schedule(step) -> lr`` (e.g. from :mod:`lrlab.schedules`), or a constant rate.
     epochs : int
@@ -222,6 +225,14 @@ def fit(
         default, Adam, AdamW), momentum, Nesterov, weight decay, precision, memory layout,
         compilation, loss and seed; ``RunOptions()`` by default (batch 128, momentum 0.9,
         weight decay 5e-4, the fast path on a GPU, cross-entropy, seed 0).
+    optimizer : str or torch.optim.Optimizer, optional
+        A name overrides ``options.optimizer``. An instance over the model's parameters
+        (on ``data.device``), e.g. with the per-layer groups of
+        :func:`lrlab.scaling.mup_param_groups`, is used as it is and the options'
+        optimizer, momentum, Nesterov flag and weight decay are ignored (the config records
+        its class name and the options its groups share). Each step sets its groups' rates
+        to the schedule's, times a group's ``"lr_scale"`` (see
+        :func:`lrlab.step.make_train_step`).
     checkpoint : str or path, optional
         File to write (atomically) after every epoch: model, optimizer, scaler, History.
     resume : bool
@@ -237,6 +248,9 @@ def fit(
     **overrides
         Options of :class:`~lrlab.options.RunOptions` that replace those of ``options``
         (``fit(model, data, 0.1, 5, batch_size=64, momentum=0.0)``).
+        The loss (``options.loss``) is by default cross-entropy for class labels and the
+        square loss for regression targets, whose accuracies are NaN
+        (:func:`lrlab.step.choose_loss`).
 
     Returns
     -------
@@ -248,12 +262,20 @@ def fit(
     """
     schedule = _as_schedule(schedule)
     epochs = _check.integer("epochs", epochs, minimum=1)
-    options = RunOptions.resolve(options, overrides)
     if _check.flag("resume", resume) and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path>")
     callbacks = _check_callbacks(callbacks)
+    instance = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
+    if optimizer is not None and instance is None:
+        overrides["optimizer"] = optimizer
+    options = RunOptions.resolve(options, overrides)
+    options = options.replace(
+        loss=choose_loss(options.loss, getattr(data, "task", "classification"))
+    )
     batch_size, seed = options.batch_size, options.seed
-    run = prepare(model, data.device, options, lr=schedules.rate_at(schedule, 0))
+    run = prepare(
+        model, data.device, options, lr=schedules.rate_at(schedule, 0), optimizer=instance
+    )
     steps_per_epoch = data.num_batches("train", batch_size)
     config = {
         "model": type(model).__name__,
@@ -262,6 +284,7 @@ def fit(
         "schedule": repr(schedule),
         "epochs": epochs,
         **options.to_dict(),
+        **({} if instance is None else _instance_options(instance)),
         "precision": run.precision,
         "channels_last": run.channels_last,
     }
@@ -350,11 +373,29 @@ def fit(
     return history
 
 
-def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad: bool) -> int:
+def _instance_options(optimizer: torch.optim.Optimizer) -> dict:
+    """An optimizer instance's options as fit's config records them: its class name, and
+    each option's value where all its parameter groups share it (else None)."""
+
+    def shared(read):
+        values = {read(group) for group in optimizer.param_groups}
+        return values.pop() if len(values) == 1 else None
+
+    return {
+        "optimizer": type(optimizer).__name__,
+        "momentum": shared(
+            lambda g: g["momentum"] if "momentum" in g else g.get("betas", [None])[0]
+        ),
+        "nesterov": shared(lambda g: bool(g.get("nesterov", False))),
+        "weight_decay": shared(lambda g: g.get("weight_decay")),
+    }
+
+
+def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad: bool) -> float:
     """Copy pending step results to the History in one transfer; mark divergence.
 
-    Returns the number of correct predictions in those steps. On divergence, History
-    keeps the steps up to and including the first non-finite one.
+    Returns the number of correct predictions in those steps (NaN for regression). On
+    divergence, History keeps the steps up to and including the first non-finite one.
     """
     losses, norms, correct = (torch.stack(column).tolist() for column in zip(*pending, strict=True))
     first = len(history.lr) - len(pending)  # the step of pending[0]
@@ -366,4 +407,4 @@ def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad
             del history.lr[first + i + 1 :], history.loss[first + i + 1 :]
             del history.grad_norm[first + i + 1 :]
             break
-    return int(sum(correct))
+    return float(sum(correct))

@@ -165,20 +165,20 @@ def test_sweep_runs_a_grid_file_caches_it_and_prints_one_line_per_run(tmp_path, 
 
 
 def test_reproduce_lists_the_experiments_and_refuses_a_missing_name(capsys):
-    from lrlab import reproduce
+    from lrlab import experiments
 
     assert cli.main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
-    assert all(f"{name}: " in out for name in reproduce.names())
+    assert all(f"{name}: " in out for name in experiments.names())
     assert cli.main(["reproduce"]) == 2
-    assert "name an experiment to run, or pass --list" in capsys.readouterr().err
+    assert "name one experiment to run, or pass --all" in capsys.readouterr().err
     assert cli.main(["reproduce", "no-such-experiment"]) == 2
 
 
-def test_reproduce_smoke_runs_an_entry_and_stores_nothing(tmp_path, capsys):
-    argv = ["reproduce", "range-test-resnet18", "--scale", "cpu", "--smoke", "--device", "cpu"]
+def test_reproduce_smoke_runs_an_experiment_and_stores_nothing(tmp_path, capsys):
+    argv = ["reproduce", "range-test", "--scale", "smoke", "--device", "cpu"]
     argv += ["--results", str(tmp_path), "--no-progress"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert "valley" in out and "smoke run: nothing stored" in out
+    assert "valley" in out and "stored nowhere" in out
     assert not list(tmp_path.iterdir())

@@ -104,8 +104,7 @@ def test_tools_never_import_the_experiments_wing_or_the_faces():
     offences = []
     for module, imports in _imports_of_every_module().items():
         targets = {
-            f"{source}.{name}" if source == "lrlab" and name else source
-            for source, name in imports
+            f"{source}.{name}" if source == "lrlab" and name else source for source, name in imports
         }
         for target in targets:
             if any(_under(module, face) for face in FACES):

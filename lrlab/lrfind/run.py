@@ -17,7 +17,7 @@ from lrlab import _check
 from lrlab.lrfind.result import RangeTestResult, SeedSweep
 from lrlab.lrfind.sweep import lr_sweep
 from lrlab.options import RunOptions
-from lrlab.step import epoch_seed, prepare
+from lrlab.step import choose_loss, epoch_seed, prepare
 
 __all__ = [
     "CONFIG_KEYS",
@@ -130,7 +130,7 @@ def range_test(
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier for ``data``; moved to ``data.device`` for the test.
+        A classifier (or regressor) for ``data``; moved to ``data.device`` for the test.
     data : lrlab.data.Dataset
         Batches come from its training split, shuffled (and augmented) per epoch by ``seed``.
     start_lr, end_lr : float
@@ -163,6 +163,8 @@ def range_test(
     **overrides
         Options of :class:`~lrlab.options.RunOptions` that replace those of ``options``
         (``range_test(model, data, batch_size=64, momentum=0.0)``).
+        The loss (``options.loss``) is by default the one :func:`lrlab.train.fit` picks
+        for ``data`` (cross-entropy for class labels, the square loss for regression).
 
     Returns
     -------
@@ -197,6 +199,10 @@ def range_test(
             )
         overrides["optimizer"] = optimizer
     options = RunOptions.resolve(options, overrides, default=OPTIONS)
+    options = options.replace(
+        loss=choose_loss(options.loss, getattr(data, "task", "classification"))
+    )
+    loss = options.loss
     batch_size, seed = options.batch_size, options.seed
     named = instance is None
     device = data.device
@@ -238,6 +244,7 @@ def range_test(
             "momentum": options.momentum if named else _group_momentum(instance),
             "weight_decay": options.weight_decay if named else None,
             "seed": seed,
+            "loss": loss,
             "precision": run.precision,
             "data": data.name,
             "model": type(model).__name__,

@@ -1,26 +1,80 @@
 """Small models that train in seconds on a CPU: an MLP and a four-layer CNN.
 
 Both accept any input shape ``(channels, height, width)``: the 8×8 digits of
-``lrlab.data.load("digits")`` as well as 32×32 CIFAR images.
+``lrlab.data.load("digits")`` as well as 32×32 CIFAR images. The MLP also comes in the
+maximal-update parametrization (μP) of Yang et al. (2021), whose best learning rate does not
+move with the width.
 """
 
 from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from lrlab import _check
 
-__all__ = ["BUILDERS", "mlp", "small_cnn"]
+__all__ = ["BUILDERS", "PARAMETRIZATIONS", "ScaledReadout", "mlp", "small_cnn"]
+
+#: The MLP's parametrizations: standard (PyTorch's defaults) and μP.
+PARAMETRIZATIONS = ("sp", "mup")
 
 
-def mlp(num_classes: int, input_shape, hidden=(256, 256)) -> nn.Module:
+class ScaledReadout(nn.Linear):
+    """The output layer of a μP network: ``Linear(x / width_mult)``.
+
+    Dividing the input by the width multiplier ``width / base_width`` makes the readout's
+    effective weights scale as 1/width (Yang et al. 2021, *Tensor Programs V*, Table 8),
+    as the ``mup`` package's ``MuReadout`` does (with its ``output_mult=1``).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    width_mult : float
+        ``width / base_width``, > 0.
+
+    Examples
+    --------
+    >>> layer = ScaledReadout(4, 2, width_mult=2.0)
+    >>> x = torch.ones(1, 4)
+    >>> torch.equal(layer(x), nn.functional.linear(x / 2.0, layer.weight, layer.bias))
+    True
+    """
+
+    def __init__(self, in_features: int, out_features: int, width_mult: float, bias: bool = True):
+        super().__init__(in_features, out_features, bias=bias)
+        self.width_mult = _check.number("width_mult", width_mult, low=0, low_open=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x / self.width_mult)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, width_mult={self.width_mult:g}"
+
+
+def mlp(
+    num_classes: int,
+    input_shape,
+    hidden=(256, 256),
+    *,
+    width: int | None = None,
+    parametrization: str = "sp",
+    base_width: int | None = None,
+) -> nn.Module:
     """A multilayer perceptron: flatten, then Linear + ReLU per hidden width, then Linear.
 
     Parameter count: the sum over layers of ``fan_in * fan_out + fan_out`` — 85,002 on
     digits (input 64, two hidden layers of 256, 10 classes) and 855,050 on CIFAR-10
     (input 3,072).
+
+    ``parametrization="mup"`` builds the maximal-update parametrization (μP; Yang et al.
+    2021, *Tensor Programs V*, Table 8, as the ``mup`` package's ``set_base_shapes``
+    leaves a model), relative to the same network ``base_width`` wide, with
+    ``m = width / base_width``: PyTorch's default initialisation, then the hidden layers'
+    biases and the readout's weights and bias multiplied by √m, and a readout that divides
+    its input by m (:class:`ScaledReadout`). At ``width == base_width`` it is the standard
+    network. Train it with the per-layer rates of :func:`lrlab.scaling.mup_param_groups`.
 
     Parameters
     ----------
@@ -30,6 +84,13 @@ def mlp(num_classes: int, input_shape, hidden=(256, 256)) -> nn.Module:
         One example's shape; it is flattened.
     hidden : sequence of int
         Hidden layer widths.
+    width : int, optional
+        Make every hidden layer this wide (as many layers as ``hidden`` lists: two by
+        default).
+    parametrization : {"sp", "mup"}
+        Standard, or μP (needs equal hidden widths and ``base_width``).
+    base_width : int, optional
+        The width at which the μP network is the standard one; μP only.
 
     Returns
     -------
@@ -37,18 +98,44 @@ def mlp(num_classes: int, input_shape, hidden=(256, 256)) -> nn.Module:
 
     Examples
     --------
-    >>> import torch
     >>> net = mlp(10, (1, 8, 8))
     >>> net(torch.zeros(2, 1, 8, 8)).shape
     torch.Size([2, 10])
+    >>> mlp(10, (1, 8, 8), width=512, parametrization="mup", base_width=128)[-1]
+    ScaledReadout(in_features=512, out_features=10, bias=True, width_mult=4)
     """
     hidden = _check.integers("hidden", hidden, minimum=1)
+    if width is not None:
+        hidden = (_check.integer("width", width, minimum=1),) * len(hidden)
+    _check.choice("parametrization", parametrization, PARAMETRIZATIONS)
+    mup = parametrization == "mup"
+    if mup and base_width is None:
+        raise ValueError("parametrization='mup' needs base_width (an integer >= 1)")
+    if not mup and base_width is not None:
+        raise ValueError("base_width is for parametrization='mup' only")
+    if mup:
+        base_width = _check.integer("base_width", base_width, minimum=1)
+        if len(set(hidden)) != 1:
+            raise ValueError(f"parametrization='mup' needs equal hidden widths, got {hidden}")
     widths = (math.prod(input_shape), *hidden)
     layers: list[nn.Module] = [nn.Flatten()]
     for fan_in, fan_out in zip(widths, widths[1:], strict=False):
         layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-    layers.append(nn.Linear(widths[-1], num_classes))
-    return nn.Sequential(*layers)
+    if not mup:
+        layers.append(nn.Linear(widths[-1], num_classes))
+        return nn.Sequential(*layers)
+    m = widths[-1] / base_width
+    layers.append(ScaledReadout(widths[-1], num_classes, width_mult=m))
+    net = nn.Sequential(*layers)
+    # From PyTorch's initialisation (variance 1/fan_in) to μP's: a bias whose fan-in is a
+    # width, and the readout (whose input is divided by m), get variances constant in width.
+    linears = [module for module in net if isinstance(module, nn.Linear)]
+    with torch.no_grad():
+        for layer in linears[1:-1]:
+            layer.bias *= m**0.5
+        linears[-1].weight *= m**0.5
+        linears[-1].bias *= m**0.5
+    return net
 
 
 def small_cnn(num_classes: int, input_shape, width: int = 32) -> nn.Module:

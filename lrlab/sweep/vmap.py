@@ -175,10 +175,10 @@ def _refuse_unsupported(configs: list[dict], device: torch.device, data_root) ->
                 f"engine 'vmap' trains with optimizer 'sgd' only, got {config['optimizer']!r}: "
                 f"{_USE_LOCAL}"
             )
-        for option, supported in (("loss", "cross_entropy"), ("compile", False)):
-            if config[option] != supported:
+        for option, supported in (("loss", ("cross_entropy", None)), ("compile", (False,))):
+            if config[option] not in supported:
                 raise ValueError(
-                    f"engine 'vmap' trains with {option} {supported!r} only, got "
+                    f"engine 'vmap' trains with {option} {supported[0]!r} only, got "
                     f"{config[option]!r}: {_USE_LOCAL}"
                 )
         precision = step.choose_precision(
