@@ -262,6 +262,13 @@ def test_tracker_returns_early_at_steps_it_does_not_want():
     assert history.extras["stability_threshold"] == [[0, 20.0]]
 
 
+def test_tracker_without_threshold_records_the_sharpness_alone():
+    x, y = _batch()
+    history = train.History(lr=[0.1], config={"optimizer": "sgd", "momentum": 0.0})
+    curvature.SharpnessTracker(x, y, threshold=False)(_net(), 0, history)
+    assert set(history.extras) == {"sharpness"}
+
+
 def test_tracker_records_no_threshold_for_adam():
     x, y = _batch()
     history = train.History(lr=[0.1], config={"optimizer": "adam", "momentum": 0.9})

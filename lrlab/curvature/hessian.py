@@ -3,8 +3,9 @@
 The Hessian of a network is never formed. A Hessian-vector product Hv costs about two
 backward passes (Pearlmutter, 1994): differentiate ⟨∇L(θ), v⟩ with respect to θ. On
 top of that, :func:`top_eigenvalue` runs the Lanczos iteration (with full
-reorthogonalisation, so it is stable in float32 too) or power iteration, and
-:func:`hessian_trace` runs Hutchinson's estimator.
+reorthogonalisation, so it is stable in float32 too) or power iteration, from a random
+vector or warm-started from a given one, on H or on a diagonally preconditioned
+P^(−1/2) H P^(−1/2); :func:`hessian_trace` runs Hutchinson's estimator.
 
 ``loss_fn`` is a function of no arguments that computes the loss from the current values
 of ``params``, over a fixed batch or the whole data set. The caller decides what the
@@ -241,8 +242,8 @@ def top_eigenvalue(
     **Warm start.** ``init`` starts the solver from a given vector instead of a random one,
     typically the eigenvector this function returned for nearby parameters (the previous
     measurement during training). The stopping test is the same residual test, so the
-    answer is as accurate as a cold start's; when the top eigenvector has moved little, the
-    residual is small from the first product and far fewer products are needed. The test
+    answer is as accurate as a cold start's; the closer the start is to the new top
+    eigenvector, the fewer products it takes (one, if it is the eigenvector). The test
     cannot tell which eigenvalue a small residual belongs to: if another eigenvalue has
     overtaken the old top one, a warm start may stop on the old one; a cold start from a
     random vector does not have that bias.

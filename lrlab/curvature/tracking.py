@@ -162,6 +162,8 @@ class SharpnessTracker:
         Start each measurement from the previous eigenvector.
     seed : int
         Seed of the first (cold) start vector.
+    threshold : bool
+        Also record ``"stability_threshold"``.
 
     Attributes
     ----------
@@ -217,6 +219,7 @@ class SharpnessTracker:
         examples: int | None = None,
         warm_start: bool = True,
         seed: int = 0,
+        threshold: bool = True,
     ):
         if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
             raise TypeError("inputs and targets must be tensors")
@@ -255,6 +258,7 @@ class SharpnessTracker:
         self.mode, self.examples = mode, examples
         self.warm_start = _check.flag("warm_start", warm_start)
         self.seed = _check.integer("seed", seed, minimum=0)
+        self.threshold = _check.flag("threshold", threshold)
         self.hvps = 0  # Hessian-vector products spent so far, for cost accounting
         self.counts: list[int] = []
         self._vector: list[torch.Tensor] | None = None  # the last top eigenvector
@@ -336,6 +340,8 @@ class SharpnessTracker:
         self.counts.append(info["hvps"])
         self._vector = info["eigenvector"] if math.isfinite(value) else None
         history.record("preconditioned_sharpness" if preconditioned else "sharpness", step, value)
+        if not self.threshold:
+            return
         threshold = self._threshold(history.lr[step], history.config, preconditioned)
         if threshold is not None:
             history.record("stability_threshold", step, threshold)
