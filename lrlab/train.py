@@ -27,6 +27,9 @@ callback, not a copy of the loop. The protocol, in full:
   ``history.extras``, saved with the History).
 - It may raise :class:`StopTraining` to end the run after this step
   (``history.stopped_at_step`` says where).
+- An optional method ``on_fit_start(model, optimizer, history)`` is called once before the
+  first step (after a resume has loaded the History), handing over the optimizer fit
+  trains with, for a callback that reads its state (Adam's preconditioner, say).
 - An optional method ``on_epoch_end(model, epoch, history)`` is called after each epoch's
   record (test loss and accuracy included), before the checkpoint is written, whatever
   the callback's schedule below.
@@ -95,7 +98,8 @@ class StopTraining(Exception):  # noqa: N818 - a control signal, not an error
 class Callback(Protocol):
     """What :func:`fit` calls after optimizer steps (the full protocol is in the module
     docstring): ``callback(model, step, history)``, with the optional attribute ``every``
-    and the optional methods ``wants(step)`` and ``on_epoch_end(model, epoch, history)``."""
+    and the optional methods ``wants(step)``, ``on_fit_start(model, optimizer, history)`` and
+    ``on_epoch_end(model, epoch, history)``."""
 
     def __call__(self, model: nn.Module, step: int, history: History) -> None: ...
 
@@ -242,8 +246,9 @@ def fit(
         Show a tqdm progress bar with loss, learning rate and test accuracy.
     callbacks : sequence of callables
         Called after optimizer steps as ``callback(model, step, history)``, every step or
-        at the steps they ask for (``every``, ``wants``), optionally with an
-        ``on_epoch_end(model, epoch, history)`` method; one may raise
+        at the steps they ask for (``every``, ``wants``), optionally with methods
+        ``on_fit_start(model, optimizer, history)`` and
+        ``on_epoch_end(model, epoch, history)``; one may raise
         :class:`StopTraining`. The protocol is in this module's docstring.
     **overrides
         Options of :class:`~lrlab.options.RunOptions` that replace those of ``options``
@@ -297,6 +302,9 @@ def fit(
     # Reading a loss back from a GPU makes the CPU wait for it: do that every step only
     # where it is free (CPU), else every few steps or when a callback is due.
     sync_every = 1 if run.device.type != "cuda" else _GPU_SYNC_EVERY
+    for callback in callbacks:
+        if hasattr(callback, "on_fit_start"):
+            callback.on_fit_start(model, run.optimizer, history)
 
     from tqdm.auto import tqdm
 

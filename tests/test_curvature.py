@@ -170,12 +170,88 @@ def test_top_eigenvalue_warns_when_not_converged(problem):
     assert info == {"hvps": 3, "converged": False, "estimates": info["estimates"]}
 
 
+def _gradient_descent(params, loss_fn, lr: float, steps: int) -> None:
+    """Move ``params`` by a few plain gradient steps (a slowly changing Hessian)."""
+    for _ in range(steps):
+        grads = torch.autograd.grad(loss_fn(), params)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p -= lr * g
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+def test_warm_start_agrees_with_cold_within_tol_and_needs_fewer_products(method):
+    """Issue 26: start from the previous top eigenvector after the weights moved a little.
+
+    Reference: the top eigenvalue of the exact float64 Hessian at the new weights. Both
+    starts stop on the residual test ‖Hv − θv‖ ≤ tol·θ, which bounds |θ − λ| by tol·θ."""
+    model, params, loss_fn, x, y = _mlp_problem(seed=2)
+    tol = 1e-4
+    _, before = curvature.top_eigenvalue(loss_fn, params, iters=1000, tol=tol, method=method)
+    _gradient_descent(params, loss_fn, lr=0.05, steps=5)
+    reference = torch.linalg.eigvalsh(_full_hessian(model, x, y))[-1].item()
+    options = {"iters": 2000, "tol": tol, "method": method, "return_info": True}
+    cold, _, cold_info = curvature.top_eigenvalue(loss_fn, params, **options)
+    warm, _, warm_info = curvature.top_eigenvalue(loss_fn, params, init=before, **options)
+    assert cold_info["converged"] and warm_info["converged"]
+    assert abs(cold - reference) <= tol * reference
+    assert abs(warm - reference) <= tol * reference
+    assert abs(warm - cold) <= tol * reference
+    assert warm_info["hvps"] < cold_info["hvps"]
+
+
+def test_warm_start_at_an_eigenvector_stops_after_one_product(problem):
+    """Flat or per parameter, of any norm: the Rayleigh quotient, residual 0 at once."""
+    params, loss_fn, hessian = problem
+    eigenvalues, eigenvectors = torch.linalg.eigh(hessian)
+    top = eigenvectors[:, -1]
+    per_parameter = [
+        3.0 * t.view_as(p)
+        for t, p in zip(torch.split(top, [p.numel() for p in params]), params, strict=True)
+    ]
+    for init in (top, per_parameter):
+        value, _, info = curvature.top_eigenvalue(loss_fn, params, init=init, return_info=True)
+        assert info["hvps"] == 1
+        assert value == pytest.approx(eigenvalues[-1].item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+def test_preconditioned_top_eigenvalue_is_that_of_the_scaled_dense_hessian(problem, method):
+    """λ₁ of P^(−1/2) H P^(−1/2) for a positive diagonal P, from the float64 Hessian."""
+    params, loss_fn, hessian = problem
+    generator = torch.Generator().manual_seed(4)
+    diagonal = 0.1 + torch.rand(hessian.shape[0], generator=generator, dtype=torch.float64)
+    scaled = hessian / torch.outer(diagonal.sqrt(), diagonal.sqrt())
+    eigenvalues = torch.linalg.eigvalsh(scaled)
+    assert eigenvalues[-1] > abs(eigenvalues[0])  # so that power iteration finds it too
+    pieces = [
+        t.view_as(p)
+        for t, p in zip(torch.split(diagonal, [p.numel() for p in params]), params, strict=True)
+    ]
+    value, vector = curvature.top_eigenvalue(
+        loss_fn, params, iters=2000, tol=1e-9, method=method, preconditioner=pieces
+    )
+    assert value == pytest.approx(eigenvalues[-1].item(), rel=1e-7)
+    flat = torch.cat([t.reshape(-1) for t in vector])
+    assert (scaled @ flat - value * flat).norm().item() <= 1e-6 * value
+
+
 @pytest.mark.parametrize(
     ("call", "name"),
     [
         (lambda p, f: curvature.top_eigenvalue(f, p, method="arnoldi"), "method"),
         (lambda p, f: curvature.top_eigenvalue(f, p, iters=0), "iters"),
         (lambda p, f: curvature.top_eigenvalue(f, p, tol=-1.0), "tol"),
+        (lambda p, f: curvature.top_eigenvalue(f, p, init=torch.zeros(267)), "init"),
+        (lambda p, f: curvature.top_eigenvalue(f, p, init=torch.ones(3)), "init"),
+        (
+            lambda p, f: curvature.top_eigenvalue(f, p, preconditioner=-torch.ones(267)),
+            "preconditioner",
+        ),
+        (
+            lambda p, f: curvature.top_eigenvalue(f, p, preconditioner=[torch.ones(2)]),
+            "preconditioner",
+        ),
         (lambda p, f: curvature.hessian_trace(f, p, samples=0), "samples"),
         (lambda p, f: curvature.hvp(f, p, torch.ones(3)), "v"),
         (lambda p, f: curvature.hvp(f, [], torch.ones(3)), "params"),

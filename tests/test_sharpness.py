@@ -15,7 +15,7 @@ from torch import nn
 from torch.func import functional_call
 
 from lrlab import curvature, data, dynamics, train
-from lrlab.curvature import tracking
+from lrlab.curvature import measure, tracking
 from lrlab.step import square_loss
 
 
@@ -47,8 +47,9 @@ def _full_hessian_top(model: nn.Module, x, y, loss) -> float:
     return torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of, flat))[-1].item()
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(tracking, extraglobs={"torch": torch, "nn": nn})
+@pytest.mark.parametrize("module", [measure, tracking])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, extraglobs={"torch": torch, "nn": nn})
     assert result.attempted > 0 and result.failed == 0
 
 
@@ -83,6 +84,93 @@ def test_sharpness_leaves_batchnorm_running_statistics_alone():
     curvature.sharpness(model, x.float(), y)
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert model.training
+
+
+def _batchnorm_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 3)).double()
+
+
+def test_eval_mode_measures_the_running_average_loss_and_restores_train_mode():
+    """The BatchNorm net in eval mode is another function: its own dense Hessian."""
+    model = _batchnorm_net()
+    x, y = _batch()
+    with torch.no_grad():  # running statistics away from the batch's, so the modes differ
+        model[1].running_mean.fill_(0.3)
+        model[1].running_var.fill_(2.0)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    reference = _full_hessian_top(model.eval(), x, y, "cross_entropy")
+    train_reference = _full_hessian_top(model.train(), x, y, "cross_entropy")
+    model.load_state_dict(state)  # the reference's forward pass in train mode moved them
+    value = curvature.sharpness(model, x, y, mode="eval", tol=1e-10, iters=500)
+    assert value == pytest.approx(reference, rel=1e-7)
+    assert value != pytest.approx(train_reference, rel=1e-3)
+    assert model.training and all(m.training for m in model.modules())
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    model.eval()
+    assert curvature.sharpness(model, x, y, mode="train", tol=1e-10) == pytest.approx(
+        train_reference, rel=1e-7
+    )
+    assert not model.training
+    dropout = nn.Sequential(_net(), nn.Dropout(0.5))
+    assert curvature.sharpness(dropout, x, y, mode="eval") > 0  # dropout is off in eval
+
+
+def test_examples_measures_the_first_examples_of_the_batch():
+    model = _net()
+    x, y = _batch()
+    reference = _full_hessian_top(model, x[:20], y[:20], "mse")
+    value = curvature.sharpness(model, x, y, loss="mse", examples=20, tol=1e-10, iters=500)
+    assert value == pytest.approx(reference, rel=1e-7)
+    assert curvature.sharpness(model, x, y, examples=500) == curvature.sharpness(model, x, y)
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_weights_measures_there_and_puts_the_models_weights_back(flat):
+    model, other = _net(0), _net(5)
+    x, y = _batch()
+    before = [p.detach().clone() for p in model.parameters()]
+    reference = _full_hessian_top(other, x, y, "cross_entropy")
+    weights = (
+        torch.nn.utils.parameters_to_vector(other.parameters())
+        if flat
+        else [p.detach() for p in other.parameters()]
+    )
+    value = curvature.sharpness(model, x, y, weights=weights, tol=1e-10, iters=500)
+    assert value == pytest.approx(reference, rel=1e-7)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_warm_started_tracker_agrees_with_cold_within_tol_with_fewer_products():
+    """Issue 26: same sharpness to the solver's tolerance, fewer Hessian-vector products
+    (counted, not timed) on a slowly changing problem (a small rate)."""
+    subset = _digits_subset()
+    x, y = subset.tensors("train")
+    tol = 1e-4
+    runs = {}
+    for warm in (False, True):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10))
+        tracker = curvature.SharpnessTracker(x, y, every=2, tol=tol, iters=500, warm_start=warm)
+        history = train.fit(
+            model,
+            subset,
+            0.02,
+            epochs=12,
+            batch_size=len(y),
+            momentum=0.0,
+            weight_decay=0.0,
+            progress=False,
+            loss="mse",
+            callbacks=[tracker],
+        )
+        runs[warm] = (np.array([v for _, v in history.extras["sharpness"]]), tracker)
+    (cold, cold_tracker), (warm, warm_tracker) = runs[False], runs[True]
+    assert len(cold) == len(warm) == 6
+    np.testing.assert_allclose(warm, cold, rtol=tol)
+    assert cold_tracker.counts[0] == warm_tracker.counts[0]  # the first one starts cold
+    assert sum(warm_tracker.counts[1:]) < sum(cold_tracker.counts[1:])
+    assert warm_tracker.hvps == sum(warm_tracker.counts)
 
 
 @pytest.mark.parametrize(
@@ -174,6 +262,13 @@ def test_tracker_returns_early_at_steps_it_does_not_want():
     assert history.extras["stability_threshold"] == [[0, 20.0]]
 
 
+def test_tracker_without_threshold_records_the_sharpness_alone():
+    x, y = _batch()
+    history = train.History(lr=[0.1], config={"optimizer": "sgd", "momentum": 0.0})
+    curvature.SharpnessTracker(x, y, threshold=False)(_net(), 0, history)
+    assert set(history.extras) == {"sharpness"}
+
+
 def test_tracker_records_no_threshold_for_adam():
     x, y = _batch()
     history = train.History(lr=[0.1], config={"optimizer": "adam", "momentum": 0.9})
@@ -191,6 +286,12 @@ def test_tracker_records_no_threshold_for_adam():
         (lambda m, x, y: curvature.sharpness(m, x, y[:3]), "inputs"),
         (lambda m, x, y: curvature.sharpness(m, x, y, dtype=torch.int64), "dtype"),
         (lambda m, x, y: curvature.sharpness(nn.Sequential(nn.Dropout(0.5), m), x, y), "model"),
+        (lambda m, x, y: curvature.sharpness(m, x, y, mode="test"), "mode"),
+        (lambda m, x, y: curvature.sharpness(m, x, y, examples=0), "examples"),
+        (lambda m, x, y: curvature.sharpness(m, x, y, weights=torch.ones(3)), "weights"),
+        (lambda m, x, y: curvature.sharpness(m, x, y, weights=[torch.ones(3)]), "weights"),
+        (lambda m, x, y: curvature.SharpnessTracker(x, y, mode="eval mode"), "mode"),
+        (lambda m, x, y: curvature.SharpnessTracker(x, y, examples=-1), "examples"),
         (lambda m, x, y: curvature.SharpnessTracker(x, y, every=0), "every"),
         (lambda m, x, y: curvature.SharpnessTracker(x, y, loss="l1"), "loss"),
         (lambda m, x, y: curvature.SharpnessTracker(x, y, momentum=1.0), "momentum"),

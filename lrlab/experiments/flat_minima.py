@@ -111,16 +111,10 @@ def _loss(model, loss_fn) -> float:
 
 def _sharpness(model, weights: torch.Tensor, probe) -> float:
     """λ_max at ``weights`` on the probe batch, in eval mode; the model left as it was."""
-    from torch.nn.utils import vector_to_parameters
-
-    from lrlab import curvature, models
+    from lrlab import curvature
 
     x, y = probe
-    with models.preserved(model):
-        model.eval()
-        with torch.no_grad():
-            vector_to_parameters(weights.clone(), model.parameters())
-        return curvature.sharpness(model, x, y, iters=30, tol=1e-3)
+    return curvature.sharpness(model, x, y, mode="eval", weights=weights, iters=30, tol=1e-3)
 
 
 def _measure(model, weights, peak_weights, losses, probes, grids, config) -> dict[str, Any]:
