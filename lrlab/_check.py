@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["choice", "flag", "integer", "integers", "number", "rates"]
+__all__ = ["array", "choice", "flag", "integer", "integers", "number", "rates"]
 
 
 def _shown(value) -> str:
@@ -212,3 +212,42 @@ def rates(name: str, value) -> tuple[np.ndarray, bool]:
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return np.atleast_1d(values), values.ndim == 0
+
+
+def array(
+    name: str,
+    value,
+    *,
+    finite: bool = True,
+    positive: bool = False,
+    min_size: int = 1,
+    ndim: int | None = None,
+) -> np.ndarray:
+    """``value`` as a float64 NumPy array, if it has at least ``min_size`` entries (and
+    ``ndim`` dimensions), all finite (``finite``) and > 0 (``positive``).
+
+    Examples
+    --------
+    >>> array("x0", [0.5, 1.0]).tolist()
+    [0.5, 1.0]
+    >>> array("h", [1.0, float("nan")])
+    Traceback (most recent call last):
+    ...
+    ValueError: h must hold finite numbers, got [1.0, nan]
+    """
+    try:
+        values = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {_shown(value)}"
+        ) from None
+    if ndim is not None and values.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {values.shape}")
+    if values.size < min_size:
+        raise ValueError(f"{name} must hold at least {min_size} value(s), got {values.size}")
+    kind = "finite numbers > 0" if positive else "finite numbers"
+    if (finite or positive) and not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} must hold {kind}, got {_shown(value)}")
+    if positive and np.any(values <= 0):
+        raise ValueError(f"{name} must hold {kind}, got {_shown(value)}")
+    return values

@@ -182,8 +182,10 @@ def _resume(checkpoint, run, schedule, config: dict, epochs: int) -> tuple[Histo
     if run.scaler is not None and state["scaler"] is not None:
         run.scaler.load_state_dict(state["scaler"])
     start_epoch = state["epoch"]
-    if start_epoch > epochs:
-        raise ValueError(f"epochs must be >= {start_epoch} (done in {checkpoint}), got {epochs}")
+    try:
+        _check.integer("epochs", epochs, minimum=start_epoch)
+    except ValueError as err:
+        raise ValueError(f"{err} ({start_epoch} epochs are done in {checkpoint})") from None
     return history, start_epoch
 
 

@@ -128,7 +128,7 @@ def test_draw_figures_are_closed_so_a_notebook_does_not_show_them_again():
         ({"draw": "solid"}, TypeError, r"^draw must be a callable"),
         ({"label": ""}, ValueError, r"^label must be"),
         ({"values": [0.1, 0.1001]}, ValueError, r"^values must show as distinct"),
-        ({"start": "middle"}, ValueError, r"^start must be one of values"),
+        ({"start": "middle"}, ValueError, r"^start must be one of \(0.2, 0.8\)"),
         ({"dpi": 5}, ValueError, r"^dpi must be"),
     ],
 )

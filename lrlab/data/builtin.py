@@ -9,6 +9,7 @@ import torch
 
 from lrlab._cifar import SOURCES, cifar_tensors
 from lrlab.data.dataset import Dataset
+from lrlab import _check
 
 __all__ = ["NAMES", "load"]
 
@@ -48,8 +49,7 @@ def load(name: str, root="data/cache", device=None, download: bool = True) -> Da
     >>> load("digits", device="cpu")
     Dataset('digits', train=1347, test=450, input_shape=(1, 8, 8), num_classes=10, device=cpu)
     """
-    if name not in NAMES:
-        raise ValueError(f"name must be one of {list(NAMES)}, got {name!r}")
+    _check.choice("name", name, NAMES)
     if name == "digits":
         return _digits(device)
     if name == "mnist1d":

@@ -29,6 +29,7 @@ import os
 import time
 from typing import Any
 
+from lrlab import _check
 from lrlab._pool import default_jobs
 from lrlab.experiments import (
     edge_of_stability,
@@ -87,9 +88,7 @@ def names() -> list[str]:
 
 def get(name: str) -> Experiment:
     """The experiment called ``name``; a ValueError lists the known ones."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {names()}, got {name!r}")
-    return EXPERIMENTS[name]
+    return EXPERIMENTS[_check.choice("experiment", name, names())]
 
 
 def result_name(name: str, scale: str = "cpu") -> str:

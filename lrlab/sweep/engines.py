@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lrlab import _check
 from lrlab.sweep.grid import config_key, dataset, expand, make_schedule, normalize, run_options
 
 __all__ = ["ENGINES", "StopAfter", "run", "run_one"]
@@ -68,10 +69,8 @@ def run_one(
     from lrlab import models, results, train
 
     config = normalize(config)
-    if max_steps is not None and (
-        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
-    ):
-        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    if max_steps is not None:
+        max_steps = _check.integer("max_steps", max_steps, minimum=1)
     device = torch.device(device) if device is not None else lrlab.device()
     data = dataset(config["data"], data_root, device)
     steps_per_epoch = data.num_batches("train", config["batch_size"])
@@ -191,8 +190,7 @@ def run(
         One ``{"key", "config", "result"}`` per config, in grid order (``result`` as
         :func:`run_one` returns it).
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    _check.choice("engine", engine, ENGINES)
     configs = expand(grid)
     keys = [config_key(c) for c in configs]
     if max_steps is not None:
