@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from copy import deepcopy as copy_module
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from numpy.testing import assert_allclose
 from torch import nn
+from torch.nn.utils import vector_to_parameters
 
 from lrlab import landscape, models
 
@@ -163,37 +166,169 @@ def test_filter_normalised_curve_is_identical_for_a_rescaled_relu_twin(batch):
     assert np.max(np.abs(curves["none"][0] - curves["none"][1])) > 0.05
 
 
-# --- batched and per-point evaluation, restoration ----------------------------------------
+# --- many points at once against a per-point loop, restoration -------------------------
 
 
-@pytest.mark.parametrize("name, shape", [("cnn1d", (1, 40)), ("mlp", (1, 8, 8))])
-def test_batched_surface_equals_one_point_at_a_time(name, shape):
+def per_point_surface(model, d1, d2, loss_fn, xs, ys) -> np.ndarray:
+    """The reference: write each grid point's weights into a copy of the model, in eval
+    mode, and call the loss (the loop of Li et al.'s loss-landscape tool)."""
+    copy = copy_module(model).eval()
+    theta = landscape.parameters_vector(model)
+    out = np.empty((len(ys), len(xs)))
+    with torch.no_grad():
+        for i, b in enumerate(ys):
+            for j, a in enumerate(xs):
+                vector_to_parameters(theta + float(a) * d1 + float(b) * d2, copy.parameters())
+                out[i, j] = float(loss_fn(copy))
+    return out
+
+
+def with_moved_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """Train-mode passes on shifted data, so BatchNorm's running statistics are not 0 and 1."""
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(2 * x + 1)
+    return model
+
+
+CASES = {
+    "digits mlp": ("mlp", (1, 8, 8)),
+    "small cnn with batchnorm": ("small_cnn", (3, 8, 8)),
+    "resnet20 with batchnorm": ("resnet20", (3, 8, 8)),
+    "mnist-1d cnn": ("cnn1d", (1, 40)),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("chunk", [1, 8, None])
+def test_surface_equals_a_per_point_loop(case, chunk):
+    """7 × 5 = 35 points: chunk 8 leaves a last pass of 3 points; chunk 1 is not batched.
+    BatchNorm networks are checked with running statistics away from 0 and 1, in eval mode."""
+    name, shape = CASES[case]
     torch.manual_seed(0)
-    model = models.build(name, 10, shape)
     g = torch.Generator().manual_seed(0)
-    loss_fn = landscape.batch_loss(
-        torch.randn(50, *shape, generator=g), torch.randint(0, 10, (50,), generator=g)
-    )
+    x, y = torch.randn(24, *shape, generator=g), torch.randint(0, 10, (24,), generator=g)
+    model = with_moved_statistics(models.build(name, 10, shape), x)
+    loss_fn = landscape.batch_loss(x, y)
     d1, d2 = (landscape.random_direction(model, seed=s) for s in (1, 2))
     xs, ys = np.linspace(-1, 1, 7), np.linspace(-0.5, 0.5, 5)
-    batched = landscape.surface(model, d1, d2, loss_fn, xs, ys, chunk=8, batched=True)
-    one = landscape.surface(model, d1, d2, loss_fn, xs, ys, batched=False)
-    assert batched.shape == (5, 7)
-    assert_allclose(batched, one, rtol=1e-5)
-    # grid point (x = xs[j], y = ys[i]) is row i, column j
+    ours = landscape.surface(model, d1, d2, loss_fn, xs, ys, chunk=chunk)
+    assert ours.shape == (5, 7)  # row i, column j is (xs[j], ys[i])
+    assert_allclose(ours, per_point_surface(model, d1, d2, loss_fn, xs, ys), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 5, 100])
+def test_lines_equal_a_per_point_loop_for_any_chunk(batch, chunk):
+    """11 points in passes of 3 or 4 (a short last pass), 5, or all at once; a raw direction
+    moves the biases too, so the cached first layer's bias term is checked."""
+    model = relu_net()
+    loss_fn = landscape.batch_loss(*batch)
+    d = landscape.random_direction(model, "none", seed=3) / 4
+    radii = np.linspace(-1, 1, 11)
+    zero = torch.zeros_like(d)
+    expected = per_point_surface(model, d, zero, loss_fn, radii, [0.0])[0]
+    curve = landscape.loss_along(model, d, loss_fn, radii, chunk=chunk)
+    assert_allclose(curve, expected, rtol=1e-6)
     theta = landscape.parameters_vector(model)
     assert_allclose(
-        landscape.linear_path(
-            model, theta, theta + xs[6] * d1 + ys[1] * d2, loss_fn, [1.0], batched=False
-        ),
-        [one[1, 6]],
+        landscape.linear_path(model, theta, theta + d, loss_fn, radii, chunk=chunk),
+        expected,
         rtol=1e-6,
     )
 
 
-def test_a_loss_vmap_cannot_run_falls_back_to_one_point_at_a_time(batch, monkeypatch):
-    # batched=None tries vmap where it pays (GPUs); pretend this device is one
-    monkeypatch.setattr(landscape._evaluate, "_batch_by_default", lambda device: True)
+def test_the_first_layer_runs_once_per_direction_not_once_per_point(batch, monkeypatch):
+    """The first layer sees only the data, so its products are made once (probe + base + two
+    directions) however many grid points there are; the second layer, whose input depends on
+    the weights, runs in the probe and at every point, and nothing is stored for it."""
+    model = relu_net()
+    calls = {0: 0, 2: 0}
+    forward = nn.Linear.forward
+
+    def counting(self, x):
+        for index in calls:
+            calls[index] += self is model[index]
+        return forward(self, x)
+
+    monkeypatch.setattr(nn.Linear, "forward", counting)
+    loss_fn = landscape.batch_loss(*batch)
+    d1, d2 = (landscape.random_direction(model, seed=s) for s in (1, 2))
+    seen = []
+    for n in (2, 6):
+        calls.update({0: 0, 2: 0})
+        grid = np.linspace(-1, 1, n)
+        landscape.surface(model, d1, d2, loss_fn, grid, grid, chunk=1)
+        seen.append(dict(calls))
+    assert seen[0][0] == seen[1][0] == 4
+    assert (seen[0][2], seen[1][2]) == (1 + 4, 1 + 36)
+
+
+class ScaledInput(nn.Module):
+    """A weight multiplies the input before the first layer: that layer's input depends on
+    the weights and must not be taken from the probe."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor([1.5]))
+        self.net = relu_net()
+
+    def forward(self, x):
+        return self.net(self.scale * x)
+
+
+class SharedLayer(nn.Module):
+    """One layer called twice: on the data (cacheable), then on its own output (not)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer, self.head = nn.Linear(6, 6), nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(self.layer(torch.relu(self.layer(x))))
+
+
+@pytest.mark.parametrize(
+    "model, chunk",
+    [
+        (ScaledInput(), 1),
+        (ScaledInput(), 4),
+        (SharedLayer(), 1),
+        (SharedLayer(), 4),
+    ],
+    ids=["scaled-1", "scaled-4", "shared-1", "shared-4"],
+)
+def test_layers_whose_input_depends_on_the_weights_are_recomputed(batch, model, chunk):
+    loss_fn = landscape.batch_loss(*batch)
+    d1, d2 = (landscape.random_direction(model, "none", seed=s) / 3 for s in (1, 2))
+    grid = np.linspace(-1, 1, 5)
+    assert_allclose(
+        landscape.surface(model, d1, d2, loss_fn, grid, grid, chunk=chunk),
+        per_point_surface(model, d1, d2, loss_fn, grid, grid),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("chunk", [1, 4])
+def test_a_loss_that_calls_the_model_on_two_halves_of_the_data(batch, chunk):
+    x, y = batch
+    halves = landscape.batch_loss(x[:32], y[:32]), landscape.batch_loss(x[32:], y[32:])
+
+    def loss_fn(m):
+        return (halves[0](m) + halves[1](m)) / 2
+
+    model = relu_net()
+    d1, d2 = (landscape.random_direction(model, seed=s) for s in (1, 2))
+    grid = np.linspace(-1, 1, 4)
+    assert_allclose(
+        landscape.surface(model, d1, d2, loss_fn, grid, grid, chunk=chunk),
+        per_point_surface(model, d1, d2, loss_fn, grid, grid),
+        rtol=1e-6,
+    )
+
+
+def test_a_loss_vmap_cannot_run_says_to_pass_chunk_1(batch):
     model = relu_net()
     plain = landscape.batch_loss(*batch)
 
@@ -203,13 +338,13 @@ def test_a_loss_vmap_cannot_run_falls_back_to_one_point_at_a_time(batch, monkeyp
 
     d = landscape.random_direction(model, seed=0)
     radii = [-0.5, 0.0, 0.5]
+    with pytest.raises(RuntimeError, match="pass chunk=1"):
+        landscape.loss_along(model, d, with_item, radii, chunk=2)
     assert_allclose(
-        landscape.loss_along(model, d, with_item, radii),
-        landscape.loss_along(model, d, plain, radii, batched=False),
+        landscape.loss_along(model, d, with_item, radii, chunk=1),
+        landscape.loss_along(model, d, plain, radii),
         rtol=1e-6,
     )
-    with pytest.raises(RuntimeError):
-        landscape.loss_along(model, d, with_item, radii, batched=True)
 
 
 def test_losses_are_taken_in_eval_mode_without_touching_batchnorm_buffers():
@@ -224,27 +359,47 @@ def test_losses_are_taken_in_eval_mode_without_touching_batchnorm_buffers():
     assert all(torch.equal(a, b) for a, b in zip(buffers, model.buffers(), strict=True))
 
 
-@pytest.mark.parametrize("batched", [True, False])
-def test_parameters_and_mode_are_restored_also_after_an_exception(batch, batched):
-    model = relu_net().train()
-    before = params_of(model)
+def state_of(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, [
+        m.training for m in model.modules()
+    ]
+
+
+def same_state(a, b) -> bool:
+    return (
+        a[0].keys() == b[0].keys()
+        and all(torch.equal(a[0][k], b[0][k]) for k in a[0])
+        and (a[1] == b[1])
+    )
+
+
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_model_is_left_unchanged_also_after_an_exception(chunk):
+    """Weights, BatchNorm buffers, each submodule's mode (one in eval inside a training
+    model) and the layers' own forward (the cached layer's is swapped during the grid)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 3, 6, 6), torch.randint(0, 10, (16,))
+    model = with_moved_statistics(models.build("small_cnn", 10, (3, 6, 6), width=4), x)
+    model[1].eval()
+    before = state_of(model)
     calls = []
 
     def failing(m):
         calls.append(1)
-        if len(calls) > 1:
+        if len(calls) > 2:
             raise ValueError("boom")
-        return landscape.batch_loss(*batch)(m)
+        return landscape.batch_loss(x, y)(m)
 
+    d = landscape.random_direction(model, "none")
     with pytest.raises(ValueError, match="boom"):
-        landscape.loss_along(
-            model, landscape.random_direction(model), failing, [0.5, 1.0], batched=batched, chunk=1
-        )
-    assert model.training
-    assert all(torch.equal(a, b) for a, b in zip(before, params_of(model), strict=True))
-    landscape.fooling_direction(model, landscape.batch_loss(*batch), radius=1.0, steps=3)
-    assert model.training
-    assert all(torch.equal(a, b) for a, b in zip(before, params_of(model), strict=True))
+        landscape.loss_along(model, d, failing, [0.5, 1.0, 1.5], chunk=chunk)
+    assert same_state(before, state_of(model))
+    assert "forward" not in model[0].__dict__
+    landscape.surface(model, d, -d, landscape.batch_loss(x, y), [0.0, 1.0], [1.0], chunk=chunk)
+    assert same_state(before, state_of(model))
+    assert "forward" not in model[0].__dict__
+    landscape.fooling_direction(model, landscape.batch_loss(x, y), radius=1.0, steps=3)
+    assert same_state(before, state_of(model))
 
 
 # --- fooling direction --------------------------------------------------------------------
@@ -353,7 +508,7 @@ def test_bad_input_gives_a_clear_error(batch):
         landscape.linear_path(model, theta, theta, loss_fn, [0.0], normalize=True)
     with pytest.raises(ValueError, match="normalization must be one of"):
         landscape.random_direction(model, "batch")
-    with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
+    with pytest.raises(ValueError, match="chunk must be None or an integer >= 1"):
         landscape.loss_along(model, d, loss_fn, [0.0], chunk=0)
     with pytest.raises(ValueError, match="radius must be a number > 0"):
         landscape.fooling_direction(model, loss_fn, radius=0.0)
