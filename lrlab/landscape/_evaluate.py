@@ -198,11 +198,13 @@ def _same_tensor(x: torch.Tensor, recorded: torch.Tensor) -> bool:
 
 def _fixed_outputs(inputs: dict, layout: _Layout, plane: Plane) -> dict:
     """For each recorded input of each layer: the layer's output at ``plane.base`` and at
-    each direction, stacked (``1 + k`` outputs)."""
-    vectors = [plane.base, *plane.directions]
+    each of the ``k`` directions."""
 
-    def outputs(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([functional_call(module, layout.own(module, v), (x,)) for v in vectors])
+    def outputs(module: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+        return [
+            functional_call(module, layout.own(module, v), (x,))
+            for v in (plane.base, *plane.directions)
+        ]
 
     return {
         module: [(x, outputs(module, x)) for x in recorded] for module, recorded in inputs.items()
@@ -212,17 +214,21 @@ def _fixed_outputs(inputs: dict, layout: _Layout, plane: Plane) -> dict:
 @contextlib.contextmanager
 def _substituted(fixed: dict, point: list) -> Iterator[None]:
     """Inside the block, a layer of ``fixed`` called on one of its recorded inputs returns its
-    output at the grid point ``point[0]``, ``outputs[0] + Σ_k point[0][k] outputs[k + 1]``;
-    called on anything else, it runs as usual."""
+    output at the grid point ``c = point[0]``, ``base + Σ_k c_k along[k]``; called on anything
+    else, it runs as usual."""
 
     def lookup(module: nn.Module, known: list) -> Callable:
         original = module.forward
 
         def forward(*args, **kwargs):
             if len(args) == 1 and not kwargs and isinstance(args[0], torch.Tensor):
-                for x, outputs in known:
+                for x, (base, *along) in known:
                     if _same_tensor(args[0], x):
-                        return outputs[0] + torch.tensordot(point[0], outputs[1:], 1)
+                        # addcmul: one pass over memory per direction, also under vmap
+                        # (which has no batching rule for the in-place addcmul_)
+                        for k, output in enumerate(along):
+                            base = torch.addcmul(base, output, point[0][k])
+                        return base
             return original(*args, **kwargs)
 
         return forward
