@@ -192,6 +192,15 @@ def with_moved_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
     return model
 
 
+@pytest.fixture(params=["default", "every"], ids=["stored-by-fan-in", "every-layer-stored"])
+def stored(request, monkeypatch):
+    """Stored first-layer outputs where the fan-in pays (default), or for every layer that
+    sees only the data, whatever its fan-in (so narrow convolutions are checked too)."""
+    if request.param == "every":
+        monkeypatch.setattr(landscape._evaluate, "FAN_IN_PER_DIRECTION", 0)
+    return request.param
+
+
 CASES = {
     "digits mlp": ("mlp", (1, 8, 8)),
     "small cnn with batchnorm": ("small_cnn", (3, 8, 8)),
@@ -202,7 +211,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("chunk", [1, 8, None])
-def test_surface_equals_a_per_point_loop(case, chunk):
+def test_surface_equals_a_per_point_loop(case, chunk, stored):
     """7 × 5 = 35 points: chunk 8 leaves a last pass of 3 points; chunk 1 is not batched.
     BatchNorm networks are checked with running statistics away from 0 and 1, in eval mode."""
     name, shape = CASES[case]
@@ -219,7 +228,7 @@ def test_surface_equals_a_per_point_loop(case, chunk):
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 4, 5, 100])
-def test_lines_equal_a_per_point_loop_for_any_chunk(batch, chunk):
+def test_lines_equal_a_per_point_loop_for_any_chunk(batch, chunk, stored):
     """11 points in passes of 3 or 4 (a short last pass), 5, or all at once; a raw direction
     moves the biases too, so the cached first layer's bias term is checked."""
     model = relu_net()
@@ -238,30 +247,53 @@ def test_lines_equal_a_per_point_loop_for_any_chunk(batch, chunk):
     )
 
 
+def layer_calls(model, x, y, sizes, monkeypatch) -> list[list[int]]:
+    """How often each Linear of ``model`` runs for an n × n surface, for each n of ``sizes``."""
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    calls = [0] * len(linears)
+    forward = nn.Linear.forward
+
+    def counting(self, inputs):
+        for i, layer in enumerate(linears):
+            calls[i] += self is layer
+        return forward(self, inputs)
+
+    monkeypatch.setattr(nn.Linear, "forward", counting)
+    loss_fn = landscape.batch_loss(x, y)
+    d1, d2 = (landscape.random_direction(model, seed=s) for s in (1, 2))
+    seen = []
+    for n in sizes:
+        calls[:] = [0] * len(linears)
+        grid = np.linspace(-1, 1, n)
+        landscape.surface(model, d1, d2, loss_fn, grid, grid, chunk=1)
+        seen.append(list(calls))
+    return seen
+
+
 def test_the_first_layer_runs_once_per_direction_not_once_per_point(batch, monkeypatch):
     """The first layer sees only the data, so its products are made once (probe + base + two
     directions) however many grid points there are; the second layer, whose input depends on
     the weights, runs in the probe and at every point, and nothing is stored for it."""
-    model = relu_net()
-    calls = {0: 0, 2: 0}
-    forward = nn.Linear.forward
+    monkeypatch.setattr(landscape._evaluate, "FAN_IN_PER_DIRECTION", 0)
+    (two_first, two_second, _), (six_first, six_second, _) = layer_calls(
+        relu_net(), *batch, (2, 6), monkeypatch
+    )
+    assert two_first == six_first == 4
+    assert (two_second, six_second) == (1 + 4, 1 + 36)
 
-    def counting(self, x):
-        for index in calls:
-            calls[index] += self is model[index]
-        return forward(self, x)
 
-    monkeypatch.setattr(nn.Linear, "forward", counting)
-    loss_fn = landscape.batch_loss(*batch)
-    d1, d2 = (landscape.random_direction(model, seed=s) for s in (1, 2))
-    seen = []
-    for n in (2, 6):
-        calls.update({0: 0, 2: 0})
-        grid = np.linspace(-1, 1, n)
-        landscape.surface(model, d1, d2, loss_fn, grid, grid, chunk=1)
-        seen.append(dict(calls))
-    assert seen[0][0] == seen[1][0] == 4
-    assert (seen[0][2], seen[1][2]) == (1 + 4, 1 + 36)
+def test_by_default_only_a_wide_first_layer_is_stored(monkeypatch):
+    """With two directions a first layer is stored from 64 inputs per output (the digits
+    MLP); a narrower one (6 inputs) is cheaper to run at every point than to combine."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (32,), generator=g)
+    torch.manual_seed(0)
+    wide = nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 3))
+    [[wide_first, _]] = layer_calls(wide, torch.randn(32, 64, generator=g), y, (3,), monkeypatch)
+    [[narrow_first, *_]] = layer_calls(
+        relu_net(), torch.randn(32, 6, generator=g), y, (3,), monkeypatch
+    )
+    assert (wide_first, narrow_first) == (4, 1 + 9)
 
 
 class ScaledInput(nn.Module):
@@ -299,7 +331,7 @@ class SharedLayer(nn.Module):
     ],
     ids=["scaled-1", "scaled-4", "shared-1", "shared-4"],
 )
-def test_layers_whose_input_depends_on_the_weights_are_recomputed(batch, model, chunk):
+def test_layers_whose_input_depends_on_the_weights_are_recomputed(batch, model, chunk, stored):
     loss_fn = landscape.batch_loss(*batch)
     d1, d2 = (landscape.random_direction(model, "none", seed=s) / 3 for s in (1, 2))
     grid = np.linspace(-1, 1, 5)
@@ -311,7 +343,7 @@ def test_layers_whose_input_depends_on_the_weights_are_recomputed(batch, model, 
 
 
 @pytest.mark.parametrize("chunk", [1, 4])
-def test_a_loss_that_calls_the_model_on_two_halves_of_the_data(batch, chunk):
+def test_a_loss_that_calls_the_model_on_two_halves_of_the_data(batch, chunk, stored):
     x, y = batch
     halves = landscape.batch_loss(x[:32], y[:32]), landscape.batch_loss(x[32:], y[32:])
 

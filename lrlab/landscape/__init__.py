@@ -35,12 +35,15 @@ vector is swapped in by ``torch.func.functional_call``, and ``torch.func.vmap`` 
 activations on a CPU, where small passes are fastest, and a quarter of the free memory on a
 GPU, where batching fills the device). A ``Linear`` or ``Conv1d/2d/3d`` layer whose input
 does not depend on the weights (the first layer, which sees the data) is linear in its own
-weights, so its output at a point is ``f(x; base) + Σ_k c_k f(x; d_k)``: it runs once per
-direction for the whole grid, and each point adds the stored products (Li et al.'s surfaces
+weights, so its output at a point is ``f(x; base) + Σ_k c_k f(x; d_k)``: where its fan-in
+is large enough to pay (32 inputs per output and direction, measured), it runs once per
+direction for the whole grid and each point adds the stored products (Li et al.'s surfaces
 repeat the whole network at every point); this keeps ``1 + k`` copies of the layer's output.
-One probe call of ``loss_fn``, with gradients on, finds those layers: an input that needs no
-gradient came from the data alone. The numbers equal a loop that writes each point's weights
-into the model, to float rounding (see the tests; ``benchmarks/landscape.py`` times the two).
+It pays most for wide inputs, even on a CPU: an MLP over CIFAR-sized images (3,072 inputs)
+gets its surface several times faster (``benchmarks/landscape.py --case cifar-mlp``). One
+probe call of ``loss_fn``, with gradients on, finds those layers: an input that needs no
+gradient came from the data alone. The numbers equal a loop that writes each point's
+weights into the model, to float rounding (see the tests; the benchmark times the two).
 
 ``loss_fn`` must be one fixed function of the weights: the same data at every call (a layer
 is reused only on the very tensor it saw in the probe), no random draws, and, for more than

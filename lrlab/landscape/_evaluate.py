@@ -27,6 +27,14 @@ LossFn = Callable[[nn.Module], torch.Tensor]
 # types: a subclass may override forward with something that is not.
 LINEAR_IN_PARAMETERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
+# Combining stored outputs costs a pass over the layer's output per direction (memory-bound);
+# running the layer costs its fan-in (inputs per output) multiply-adds per output, in a fast
+# matrix product. Measured on one CPU thread, with two directions, the stored outputs lost
+# 8-10% at fan-in 5 (cnn1d) and 27 (a 3x3 convolution of RGB), broke even at 64 (the
+# digits MLP) and won 3.8 times at 3,072 (an MLP on CIFAR images): they are used from a
+# fan-in of this many per direction.
+FAN_IN_PER_DIRECTION = 32
+
 # Bytes of activations and weight vectors that one batched pass may hold on a CPU. There a
 # pass that stays near the caches is fastest: on the digits MLP, one point (6 MB) per pass
 # beat 4, 10 and 32 (benchmarks/landscape.py), while a small model over few examples gains
@@ -135,10 +143,11 @@ class _LossOf(nn.Module):
         return self.loss_fn(self.model)
 
 
-def _probe(wrapper: _LossOf, layout: _Layout, base: torch.Tensor) -> tuple[dict, int]:
-    """Run the loss once at ``base`` with parameters that require gradients, and record
+def _probe(wrapper: _LossOf, layout: _Layout, plane: Plane) -> tuple[dict, int]:
+    """Run the loss once at ``plane.base`` with parameters that require gradients, and record
 
-    - for each :data:`LINEAR_IN_PARAMETERS` layer, the inputs it received that need no
+    - for each :data:`LINEAR_IN_PARAMETERS` layer with a fan-in of at least
+      :data:`FAN_IN_PER_DIRECTION` per direction, the inputs it received that need no
       gradient while its output does (autograd was on, so the input came from the data
       alone, not from the weights);
     - the bytes one grid point takes: every leaf module's output and the weight vector.
@@ -146,6 +155,7 @@ def _probe(wrapper: _LossOf, layout: _Layout, base: torch.Tensor) -> tuple[dict,
     Autograd only marks what depends on the weights here: the tensors it would save for a
     backward pass are dropped at once, so the probe takes no more memory than a plain pass.
     """
+    base, directions = plane.base, plane.directions
     inputs: dict[nn.Module, list[torch.Tensor]] = {}
     size = [base.numel() * base.element_size()]
 
@@ -155,6 +165,7 @@ def _probe(wrapper: _LossOf, layout: _Layout, base: torch.Tensor) -> tuple[dict,
         x = args[0] if len(args) == 1 and not kwargs else None
         if (
             type(module) in LINEAR_IN_PARAMETERS
+            and module.weight[0].numel() >= FAN_IN_PER_DIRECTION * len(directions)
             and isinstance(x, torch.Tensor)
             and not x.requires_grad
             and output.requires_grad
@@ -262,7 +273,7 @@ def losses_at(model: nn.Module, plane: Plane, loss_fn: LossFn, chunk: int | None
     layout = _Layout(model)
     wrapper = _LossOf(model, loss_fn)
     with evaluating(model), torch.no_grad():
-        inputs, bytes_per_point = _probe(wrapper, layout, plane.base)
+        inputs, bytes_per_point = _probe(wrapper, layout, plane)
         fixed = _fixed_outputs(inputs, layout, plane)
         if chunk is None:
             chunk = _chunk_for(bytes_per_point, plane.base.device)
