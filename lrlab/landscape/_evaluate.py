@@ -5,8 +5,9 @@ The loss at the weight vector ``w`` is ``loss_fn(model)`` with ``w`` swapped in 
 model's parameters by ``torch.func.functional_call``; ``torch.func.vmap`` evaluates a chunk of
 grid points in one pass. A linear or convolutional layer that sees an input independent of
 the weights (the data, typically: the first layer) is linear in its own weights, so on the
-plane ``base + Σ_k c_k d_k`` its output is ``f(x; base) + Σ_k c_k f(x; d_k)``: the layer runs
-once per direction for the whole grid, and each point only adds the products.
+plane ``base + Σ_k c_k d_k`` its output is ``f(x; base) + Σ_k c_k f(x; d_k)``: where its
+fan-in makes that worth it, the layer runs once per direction for the whole grid, and each
+point only adds the products.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ LINEAR_IN_PARAMETERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 # Combining stored outputs costs a pass over the layer's output per direction (memory-bound);
 # running the layer costs its fan-in (inputs per output) multiply-adds per output, in a fast
-# matrix product. Measured on one CPU thread, with two directions, the stored outputs lost
-# 8-10% at fan-in 5 (cnn1d) and 27 (a 3x3 convolution of RGB), broke even at 64 (the
-# digits MLP) and won 3.8 times at 3,072 (an MLP on CIFAR images): they are used from a
-# fan-in of this many per direction.
+# matrix product. Measured on one CPU thread, with two directions, against running the
+# layer at every point, the stored outputs lost 8-10% at fan-in 5 (cnn1d) and 27 (a 3x3
+# convolution of RGB images) and broke even at 64 (the digits MLP, 4% ahead, within noise);
+# at 3,072 (an MLP on CIFAR-shaped images) the surface took a sixth of the loop's time
+# (benchmarks/landscape.py --case cifar-mlp). They are used from a fan-in of this many per
+# direction.
 FAN_IN_PER_DIRECTION = 32
 
 # Bytes of activations and weight vectors that one batched pass may hold on a CPU. There,

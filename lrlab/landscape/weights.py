@@ -132,15 +132,17 @@ def linear_path(
     start, end : torch.Tensor
         Flat weight vectors (see :func:`parameters_vector`); distinct if ``normalize``.
     loss_fn : callable
-        ``loss_fn(model) -> scalar tensor``.
+        ``loss_fn(model) -> scalar tensor``, one fixed function of the weights (the same
+        data at every call; see "Many points at once" in :mod:`lrlab.landscape`).
     alphas : sequence of float
         Finite positions on the line.
     normalize : bool
         Use the unit direction instead of ``end - start``.
     chunk : int or None
         Points per batched pass (``torch.func.vmap``); ``None`` takes as many as fit a
-        memory budget (64 MiB on a CPU, a quarter of the free memory on a GPU). The numbers
-        do not depend on it.
+        memory budget (8 MiB on a CPU, a quarter of the free memory on a GPU), ``1`` runs
+        the points one at a time without vmap. The numbers do not depend on it beyond float
+        rounding.
 
     Returns
     -------
