@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lrlab.landscape._evaluate import check_grid, restored
+from lrlab.landscape._evaluate import check_grid, evaluating
 
 __all__ = [
     "input_noise_loss",
@@ -26,7 +26,7 @@ __all__ = [
 
 
 def _input_losses(model: nn.Module, batches, y: torch.Tensor) -> np.ndarray:
-    with restored(model), torch.no_grad():
+    with evaluating(model), torch.no_grad():
         return np.array([float(F.cross_entropy(model(x).float(), y)) for x in batches])
 
 

@@ -20,8 +20,8 @@ from lrlab.landscape._evaluate import (
     check_chunk,
     check_grid,
     check_vector,
+    evaluating,
     losses_at,
-    restored,
 )
 
 __all__ = [
@@ -112,8 +112,7 @@ def linear_path(
     alphas,
     *,
     normalize: bool = False,
-    chunk: int = 64,
-    batched: bool | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray:
     r"""The loss along the line through two weight vectors.
 
@@ -133,17 +132,17 @@ def linear_path(
     start, end : torch.Tensor
         Flat weight vectors (see :func:`parameters_vector`); distinct if ``normalize``.
     loss_fn : callable
-        ``loss_fn(model) -> scalar tensor``.
+        ``loss_fn(model) -> scalar tensor``, one fixed function of the weights (the same
+        data at every call; see "Many points at once" in :mod:`lrlab.landscape`).
     alphas : sequence of float
         Finite positions on the line.
     normalize : bool
         Use the unit direction instead of ``end - start``.
-    chunk : int
-        Weight vectors per batched forward pass.
-    batched : bool or None
-        ``None``: on a GPU try vmap and fall back to one point at a time, on a CPU one
-        point at a time (faster there, see the module note); ``True`` insists on vmap;
-        ``False`` evaluates one point at a time.
+    chunk : int or None
+        Points per batched pass (``torch.func.vmap``); ``None`` takes as many as fit a
+        memory budget (8 MiB on a CPU, a quarter of the free memory on a GPU), ``1`` runs
+        the points one at a time without vmap. The numbers do not depend on it beyond float
+        rounding.
 
     Returns
     -------
@@ -168,7 +167,7 @@ def linear_path(
             raise ValueError("start and end must differ when normalize=True (zero-length path)")
         step = step / step.norm()
     plane = Plane(start, step[None], alphas[:, None])
-    return losses_at(model, plane, loss_fn, check_chunk(chunk), batched)
+    return losses_at(model, plane, loss_fn, check_chunk(chunk))
 
 
 def random_direction(
@@ -243,8 +242,7 @@ def loss_along(
     loss_fn: LossFn,
     radii,
     *,
-    chunk: int = 64,
-    batched: bool | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray:
     r"""The loss at :math:`\theta + r\,d` for each radius r (a 1-D slice of the surface).
 
@@ -257,7 +255,7 @@ def loss_along(
     loss_fn : callable
     radii : sequence of float
         Finite distances along ``direction`` (in units of ``direction``).
-    chunk, batched
+    chunk
         As in :func:`linear_path`.
 
     Returns
@@ -275,7 +273,7 @@ def loss_along(
     direction = check_vector(model, direction, "direction", nonzero=True)
     radii = check_grid(radii, "radii")
     plane = Plane(parameters_vector(model), direction[None], radii[:, None])
-    return losses_at(model, plane, loss_fn, check_chunk(chunk), batched)
+    return losses_at(model, plane, loss_fn, check_chunk(chunk))
 
 
 def surface(
@@ -286,8 +284,7 @@ def surface(
     xs,
     ys,
     *,
-    chunk: int = 64,
-    batched: bool | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray:
     r"""The loss on the plane :math:`\theta + x\,d_1 + y\,d_2` (Li et al. 2018's contour plots).
 
@@ -299,7 +296,7 @@ def surface(
     loss_fn : callable
     xs, ys : sequence of float
         Finite grid coordinates along ``d1`` and ``d2``.
-    chunk, batched
+    chunk
         As in :func:`linear_path`.
 
     Returns
@@ -323,7 +320,7 @@ def surface(
     plane = Plane(
         parameters_vector(model), torch.stack([d1, d2]), np.stack([gx.ravel(), gy.ravel()], 1)
     )
-    return losses_at(model, plane, loss_fn, check_chunk(chunk), batched).reshape(gx.shape)
+    return losses_at(model, plane, loss_fn, check_chunk(chunk)).reshape(gx.shape)
 
 
 def fooling_direction(
@@ -382,7 +379,7 @@ def fooling_direction(
     theta = parameters_vector(model)
     delta = torch.zeros_like(theta)
     sizes = [p.numel() for p in params]
-    with restored(model):
+    with evaluating(model):
         for _ in range(int(steps)):
             with torch.no_grad():
                 for p, piece in zip(params, torch.split(theta + delta, sizes), strict=True):
