@@ -268,7 +268,7 @@ def test_bad_input_gives_a_clear_error(batch):
         landscape.random_direction(model, "batch")
     with pytest.raises(ValueError, match="chunk must be None or an integer >= 1"):
         landscape.loss_along(model, d, loss_fn, [0.0], chunk=0)
-    with pytest.raises(ValueError, match="radius must be a number > 0"):
+    with pytest.raises(ValueError, match="radius must be > 0, got 0"):
         landscape.fooling_direction(model, loss_fn, radius=0.0)
     with pytest.raises(ValueError, match="x must be non-zero"):
         landscape.input_to_weight_perturbation(torch.eye(2), torch.zeros(2), torch.ones(2))

@@ -6,14 +6,13 @@ See :mod:`lrlab.landscape` for the conventions (flat vectors, eval mode, batchin
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
+from lrlab import _check
 from lrlab.landscape._evaluate import (
     LossFn,
     Plane,
@@ -84,9 +83,8 @@ def split_loss(data, split: str = "train", size: int | None = None) -> LossFn:
     """
     x, y = data.tensors(split)
     if size is not None:
-        if isinstance(size, bool) or int(size) != size or not 1 <= size <= len(y):
-            raise ValueError(f"size must be an integer in [1, {len(y)}], got {size!r}")
-        x, y = x[: int(size)], y[: int(size)]
+        size = _check.integer("size", size, minimum=1, maximum=len(y))
+        x, y = x[:size], y[:size]
     return batch_loss(x, y)
 
 
@@ -214,11 +212,9 @@ def random_direction(
     >>> torch.allclose(d[:6].view(2, 3).norm(dim=1), layer.weight.norm(dim=1))
     True
     """
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-    if isinstance(seed, bool) or int(seed) != seed:
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    generator = torch.Generator().manual_seed(int(seed))
+    _check.choice("normalization", normalization, NORMALIZATIONS)
+    seed = _check.integer("seed", seed)
+    generator = torch.Generator().manual_seed(seed)
     pieces = []
     for p in model.parameters():
         d = torch.randn(p.shape, generator=generator, dtype=torch.float64)
@@ -369,12 +365,8 @@ def fooling_direction(
     >>> [round(v, 4) for v in d.tolist()]  # a linear loss rises fastest along its gradient
     [0.6, 0.8]
     """
-    if not (isinstance(radius, (int, float, np.floating, np.integer)) and radius > 0):
-        raise ValueError(f"radius must be a number > 0, got {radius!r}")
-    if not math.isfinite(radius):
-        raise ValueError(f"radius must be finite, got {radius!r}")
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    radius = _check.number("radius", radius, low=0, low_open=True)
+    steps = _check.integer("steps", steps, minimum=1)
     params = list(model.parameters())
     theta = parameters_vector(model)
     delta = torch.zeros_like(theta)
