@@ -73,6 +73,7 @@ from torch import nn
 from lrlab import _check, device_name
 from lrlab._io import atomic_write
 from lrlab.history import History
+from lrlab.schedules import rate_at
 from lrlab.speed import matmul_peak, throughput, training_flops
 from lrlab.step import (
     LOSSES,
@@ -196,7 +197,7 @@ def _resume(checkpoint, run, schedule, config: dict, epochs: int) -> tuple[Histo
     } - _RESUMABLE_DIFFERENCES
     done = len(history.lr)
     sample = np.unique(np.linspace(0, done - 1, min(done, 100)).astype(int))
-    if any(_lr_at(schedule, int(t)) != history.lr[t] for t in sample):
+    if any(rate_at(schedule, int(t)) != history.lr[t] for t in sample):
         differ.add("schedule")
     if differ:
         raise ValueError(
@@ -304,7 +305,7 @@ def fit(
     run = prepare(
         model,
         data.device,
-        lr=_lr_at(schedule, 0),
+        lr=rate_at(schedule, 0),
         optimizer=optimizer,
         momentum=momentum,
         nesterov=nesterov,
@@ -362,7 +363,7 @@ def fit(
             sizes: list[int] = []
             correct = 0
             for x, y in data.batches("train", batch_size, seed=seed_of_epoch):
-                lr = _lr_at(schedule, step)
+                lr = rate_at(schedule, step)
                 history.lr.append(lr)
                 pending.append(run.step(x, y, lr))
                 sizes.append(len(y))
@@ -409,13 +410,6 @@ def fit(
         if started is not None:  # time of an epoch cut short
             history.wall_time += time.perf_counter() - started
     return history
-
-
-def _lr_at(schedule, step: int) -> float:
-    lr = float(schedule(step))
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"schedule({step}) must be a finite rate >= 0, got {lr}")
-    return lr
 
 
 def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad: bool) -> int:

@@ -75,9 +75,15 @@ SCHEDULE_CONTROLS: dict[str, dict[str, tuple]] = {
         "min_lr": ("log", 1e-5, 1e-7, 1e-3),
         "start_lr": ("log", 1e-3, 1e-6, 1.0),
     },
+    "wsd": {
+        "lr": ("log", 0.1, 1e-4, 1.0),
+        "decay_steps": ("fraction", 0.2, 0.02, 0.9),
+        "warmup_steps": ("fraction", 0.05, 0.01, 0.2),
+        "warmup": ("choice", "linear", ["linear", "cosine", "1-sqrt"]),
+        "cooldown": ("choice", "1-sqrt", ["linear", "cosine", "1-sqrt"]),
+        "end_lr": ("log", 1e-4, 1e-6, 1e-1),
+    },
 }
-
-_TAKES_TOTAL = {"polynomial", "cosine", "one_cycle", "gaussian_peak", "laplacian_peak"}
 
 
 def default_values(family: str) -> dict[str, Any]:
@@ -95,7 +101,9 @@ def make_schedule(family: str, steps: int, **values) -> schedules.Schedule:
     """Build the schedule the explorer shows from its control values.
 
     Step counts given as fractions of the run are turned into steps; families with a
-    length get ``total_steps=steps``; ``multistep`` decays at 50% and 75% of the run.
+    length get ``total_steps=steps``; ``multistep`` decays at 50% and 75% of the run. The
+    schedule comes from :func:`lrlab.schedules.from_spec`, as on the command line and in
+    a sweep.
 
     Parameters
     ----------
@@ -121,11 +129,9 @@ def make_schedule(family: str, steps: int, **values) -> schedules.Schedule:
     for name, spec in controls.items():
         if spec[0] == "fraction":
             kwargs[name] = max(1, round(kwargs[name] * steps))
-    if family in _TAKES_TOTAL:
-        kwargs["total_steps"] = int(steps)
     if family == "multistep":
         kwargs["milestones"] = [steps // 2, (3 * steps) // 4]
-    return schedules.FACTORIES[family](**kwargs)
+    return schedules.from_spec(family, total_steps=int(steps), **kwargs)
 
 
 def draw_schedule(ax, family: str, steps: int, logy: bool = True, **values):
