@@ -16,10 +16,11 @@ the tests check this against PyTorch itself.
 A call with one step runs exactly the array code (on a one-element array), so ``s(t)``
 and ``s(np.array([t]))[0]`` are the same number on every NumPy build and CPU.
 
-The formulas work in place on the float array of steps that each call makes: a preview
-of a million steps then allocates one array of 8 MB, not one per operation (page-faulting
-fresh memory costs as much as the arithmetic), which keeps every family two orders of
-magnitude faster than stepping PyTorch's scheduler (``benchmarks/schedules.py``).
+The formulas work in place, on blocks of the float array of steps that each call makes:
+a preview of a million steps allocates that one array of 8 MB, and every temporary stays
+in the CPU's cache (page-faulting fresh memory and streaming it from RAM cost as much as
+the arithmetic). Every family is two orders of magnitude faster than stepping PyTorch's
+scheduler (``benchmarks/schedules.py``).
 
 :func:`to_torch` turns any schedule into a ``torch.optim.lr_scheduler.LRScheduler``.
 """
@@ -64,16 +65,22 @@ __all__ = [
 ]
 
 
+#: Steps per block of a call: the formulas' temporaries (256 KB each) stay in the CPU's
+#: cache, and a preview of a million steps allocates one array (its result).
+_BLOCK = 2**15
+
+
 class Schedule:
     """A learning-rate schedule: ``lr = s(step)`` for 0-based optimizer steps.
 
     Built by the factories of this module; you rarely make one directly. Calling it
     with an ``int`` returns a ``float``; with an integer array, a float64 array of the
-    same shape. Both go through one arithmetic path: ``fn`` always receives an array
-    with at least one dimension, a single step being a one-element array. (NumPy's
-    arithmetic on scalars is separate code from its vectorised loops, and the two can
-    round ``**``, ``exp`` or ``cos`` differently in the last bit, depending on the NumPy
-    build and the CPU.)
+    same shape. Both go through one arithmetic path: ``fn`` always receives a 1-D
+    array, a single step being a one-element array. (NumPy's arithmetic on scalars is
+    separate code from its vectorised loops, and the two can round ``**``, ``exp`` or
+    ``cos`` differently in the last bit, depending on the NumPy build and the CPU.) A long
+    array of steps goes to ``fn`` in blocks of 32,768, each overwritten with its rates:
+    every formula here is elementwise, so a rate does not depend on its block.
 
     Parameters
     ----------
@@ -82,9 +89,10 @@ class Schedule:
     params : dict
         The factory's arguments, for ``repr`` and provenance.
     fn : callable
-        Maps a float64 array (1-D or more) of non-negative steps to learning rates: the
-        same array overwritten (it is made for the call), a new one of the same shape, or
-        anything that broadcasts to it.
+        Maps a 1-D float64 array of non-negative steps to their learning rates: the same
+        array overwritten (it is made for the call), a new one of the same length, or
+        anything that broadcasts to it. Elementwise: a step's rate may not depend on the
+        other steps of the array.
     """
 
     def __init__(self, name: str, params: dict[str, Any], fn: Callable[[np.ndarray], np.ndarray]):
@@ -98,12 +106,13 @@ class Schedule:
             raise TypeError(f"step must be an int or an integer array, got {t.dtype} ({step!r})")
         if t.size and t.min() < 0:
             raise ValueError(f"step must be >= 0, got {int(t.min())}")
-        steps = np.atleast_1d(t).astype(np.float64)
-        lr = np.asarray(self._fn(steps), dtype=np.float64)
-        if lr.shape != steps.shape or lr.base is not None or not lr.flags.writeable:
-            # A constant, a broadcast or a view: the caller gets an array of its own.
-            lr = np.broadcast_to(lr, steps.shape).copy()
-        return float(lr[0]) if t.ndim == 0 else lr.reshape(t.shape)
+        rates = t.astype(np.float64, order="C").reshape(-1)  # the steps, then their rates
+        for start in range(0, rates.size, _BLOCK):
+            block = rates[start : start + _BLOCK]
+            lr = self._fn(block)
+            if lr is not block:
+                block[...] = lr
+        return float(rates[0]) if t.ndim == 0 else rates.reshape(t.shape)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -222,7 +231,7 @@ def multistep(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Sched
     levels = lr * gamma ** np.arange(marks.size + 1.0)  # the rate after k milestones
 
     def fn(t):
-        return _lookup(levels, np.searchsorted(marks, t, side="right"), out=t)
+        return _lookup(levels, _segment(marks, t, side="right"), out=t)
 
     return Schedule("multistep", params, fn)
 
@@ -350,9 +359,25 @@ def _geometric(scale: float, base: float, exponent: np.ndarray) -> np.ndarray:
     return _lookup(table, exponent.astype(np.intp), out=exponent)
 
 
-def _lookup(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``table[index]``, into ``out`` if given. (The indices are in range by construction;
-    ``mode="clip"`` spares the copy that ``take`` makes of ``out`` in its checking mode.)"""
+def _segment(edges: np.ndarray, t: np.ndarray, side: str):
+    """``np.searchsorted(edges, t, side)``: the segment between sorted edges of each step.
+
+    An ``int`` where all of ``t`` falls in one segment, as in most blocks of a preview:
+    the arithmetic that follows is then the same with a number for an array.
+    """
+    first, last = np.searchsorted(edges, [t.min(), t.max()], side=side)
+    return int(first) if first == last else np.searchsorted(edges, t, side=side)
+
+
+def _lookup(table: np.ndarray, index, out: np.ndarray | None = None):
+    """``table[index]`` for an array or an ``int`` index (see :func:`_segment`), into
+    ``out`` if given. (The indices are in range by construction; ``mode="clip"`` spares
+    the copy that ``take`` makes of ``out`` in its checking mode.)"""
+    if isinstance(index, int):
+        if out is None:
+            return table[index]
+        out.fill(table[index])
+        return out
     return table.take(index, out=out, mode="clip")
 
 
@@ -436,30 +461,26 @@ def sgdr(
     }
 
     def fn(t):
-        # Each step's cycle, the fraction of it done, and the cycle's peak above min_lr.
-        # Cycle k starts at step T0 (m^k - 1) / (m - 1): whole numbers, exact in float64,
-        # as are the position in the cycle and its length.
+        # Each step's cycle k and the fraction of it done, then half a cosine from the
+        # cycle's peak, max(lr d^k, min_lr), down to min_lr. Cycle k starts at step
+        # T0 (m^k - 1) / (m - 1) and lasts T0 m^k steps: whole numbers, exact in float64.
         if cycle_mult == 1:
             cycle = np.floor(t / first_cycle)  # exact below 2**53, and far cheaper than //
-            span = lr - min_lr  # each peak is max(lr * 1**k, min_lr) = lr
-            if peak_decay != 1.0:
-                span = np.maximum(_geometric(lr, peak_decay, cycle.copy()), min_lr) - min_lr
-            t -= np.multiply(cycle, first_cycle, out=cycle)  # the position in the cycle
+            t -= cycle * first_cycle
             t /= first_cycle
+            peak = lr if peak_decay == 1.0 else _geometric(lr, peak_decay, cycle)
         else:
-            last = float(t.max()) if t.size else 0.0
             starts = [0]
-            while starts[-1] <= last:
+            while starts[-1] <= t.max():
                 starts.append(starts[-1] + first_cycle * cycle_mult ** (len(starts) - 1))
             starts = np.asarray(starts, dtype=np.float64)
-            peaks = np.maximum(lr * peak_decay ** np.arange(starts.size - 1.0), min_lr)
-            cycle = np.searchsorted(starts, t, side="right") - 1
-            buffer = _lookup(starts, cycle)
-            t -= buffer  # the position in the cycle
-            t /= _lookup(np.diff(starts), cycle, out=buffer)
-            span = _lookup(peaks - min_lr, cycle, out=buffer)
+            cycle = _segment(starts, t, side="right") - 1
+            start = _lookup(starts, cycle)
+            t -= start
+            t /= start * (cycle_mult - 1) + first_cycle  # the length T0 m^k
+            peak = _lookup(lr * peak_decay ** np.arange(starts.size - 1.0), cycle)
         out = _cosine_fall(t)
-        out *= span
+        out *= np.maximum(peak, min_lr) - min_lr
         out += min_lr
         return out
 
@@ -620,27 +641,26 @@ def one_cycle(
         phases = [(warm_end, initial, max_lr), (last, max_lr, minimum)]
 
     # Phases as in torch.optim.lr_scheduler.OneCycleLR (a step belongs to the first whose
-    # end_step >= t), then one more that holds the minimum after the last step.
+    # end_step >= t), then one more that holds the minimum after the last step: where
+    # each starts, its length, the rate at its start and the change over it.
     ends = np.array([end for end, _, _ in phases])
     begins = np.array([0.0, *ends])
     lengths = np.array([*np.diff(begins), 1.0])
     firsts = np.array([start for _, start, _ in phases] + [minimum])
     finals = np.array([end for _, _, end in phases] + [minimum])
+    falls, rises = firsts - finals, finals - firsts
 
     def fn(t):
-        phase = np.zeros(t.shape, dtype=np.intp)
-        for end in ends:  # two or three: cheaper than a binary search
-            phase += t > end
-        buffer = _lookup(begins, phase)
-        t -= buffer
-        t /= _lookup(lengths, phase, out=buffer)  # the fraction of its phase done
+        phase = _segment(ends, t, side="left")
+        t -= _lookup(begins, phase)
+        t /= _lookup(lengths, phase)  # the fraction of its phase done
         if anneal == "cos":  # finals + (firsts - finals) * (1 + cos(pi * fraction)) / 2
             t = _cosine_fall(t)
-            t *= _lookup(firsts - finals, phase, out=buffer)
-            t += _lookup(finals, phase, out=buffer)
+            t *= _lookup(falls, phase)
+            t += _lookup(finals, phase)
         else:  # firsts + (finals - firsts) * fraction
-            t *= _lookup(finals - firsts, phase, out=buffer)
-            t += _lookup(firsts, phase, out=buffer)
+            t *= _lookup(rises, phase)
+            t += _lookup(firsts, phase)
         return t
 
     return Schedule("one_cycle", params, fn)

@@ -305,6 +305,44 @@ def test_a_scalar_call_is_the_array_call_on_one_step(schedule):
     assert schedule(t.reshape(6, 10)).shape == (6, 10)
 
 
+LONG = 100_000  # more than one block of Schedule's 32,768 steps
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        schedules.multistep(0.1, [30_000, 32_768, 70_000]),
+        schedules.sgdr(0.1, 5_000, 2, 1e-4, 0.7),
+        schedules.sgdr(0.1, 777, 1, 1e-4, 0.9),
+        schedules.one_cycle(0.1, 90_000, three_phase=True),
+        schedules.wsd(0.1, 90_000, decay_steps=20_000, warmup_steps=33_000, warmup="cosine"),
+        schedules.step_decay(0.1, 3, 0.99),
+    ],
+    ids=repr,
+)
+def test_a_long_call_is_the_same_whatever_its_blocks(schedule):
+    """A long array reaches the formula in blocks, where a segment (a cycle, a phase)
+    found for a whole block is a number; a step's rate must not depend on its block, on
+    the other steps of the call, or on their order. Exact: the same arithmetic."""
+    t = np.arange(LONG)
+    whole = schedule(t)
+    cuts = [0, 1, 32_767, 40_000, 40_001, LONG]
+    pieces = [schedule(t[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert np.array_equal(np.concatenate(pieces), whole)
+    assert np.array_equal(schedule(t[::-1]), whole[::-1])
+    assert all(schedule(int(i)) == whole[i] for i in (32_767, 32_768, 65_535, 65_536, LONG - 1))
+
+
+def test_long_previews_match_torch_across_blocks():
+    """The references over 100,000 steps: cycles and phases that start inside a block."""
+    expected = torch_lrs(lambda o: S.CosineAnnealingWarmRestarts(o, 3_001, 2), steps=LONG)
+    assert_matches(schedules.sgdr(1.0, 3_001, 2)(np.arange(LONG)), expected)
+    expected = torch_lrs(
+        lambda o: S.OneCycleLR(o, 1.0, total_steps=LONG, cycle_momentum=False), steps=LONG
+    )
+    assert_matches(schedules.one_cycle(1.0, LONG)(np.arange(LONG)), expected)
+
+
 def test_the_schedule_function_always_sees_an_array():
     """The failure this catches: a scalar step reaching the formula as a 0-d array, whose
     arithmetic NumPy then does with its scalar code (1 ulp off its array loops for
