@@ -296,6 +296,18 @@ def polynomial(lr: float, total_steps: int, power: float = 1.0, end_lr: float = 
               \left(1 - \frac{\min(t, T)}{T}\right)^{p}
 
     Equals PyTorch's ``PolynomialLR(total_iters=T, power=p)`` when ``end_lr = 0``.
+    ``power=1, end_lr=0`` is linear decay to zero.
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, > 0.
+    total_steps : int
+        Length ``T`` of the schedule in steps, >= 1 (the decay; the rate holds after it).
+    power : float
+        Exponent ``p`` of the decay, > 0 (1 is linear).
+    end_lr : float
+        The rate from step ``total_steps`` on, in [0, lr].
 
     Examples
     --------
