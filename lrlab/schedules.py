@@ -356,7 +356,7 @@ def _half_cosine(high, low, fraction: np.ndarray) -> np.ndarray:
 
 
 def _geometric(scale: float, base: float, exponent: np.ndarray) -> np.ndarray:
-    """``scale * base ** exponent`` for whole numbers ``exponent >= 0``, in place.
+    """``scale * base ** exponent`` for whole numbers ``exponent >= 0`` (overwritten).
 
     A step decay raises ``base`` to few distinct powers: where there are fewer than
     elements, the powers come from a table (one ``**`` per power, not per element). The
@@ -554,22 +554,16 @@ def cyclic(
 
     def fn(t):
         # The same arithmetic as torch.optim.lr_scheduler.CyclicLR.get_lr.
-        scale = gamma**t if mode == "exp_range" else 1.0
-        x = t / total
-        x += 1.0
-        cycle = np.floor(x)
-        x -= cycle  # 1 + t / total - cycle, in [0, 1)
-        if mode == "triangular2":
-            cycle -= 1.0
-            scale = 1.0 / 2.0**cycle
-        falling = x > up_ratio
-        np.subtract(x, 1.0, out=t)
-        np.divide(t, up_ratio - 1.0, out=x, where=falling)
-        np.divide(x, up_ratio, out=x, where=~falling)
-        x *= max_lr - base_lr  # x is the height of the triangle now
-        x *= scale
-        x += base_lr
-        return x
+        cycle = np.floor(1.0 + t / total)
+        x = 1.0 + t / total - cycle
+        height = np.where(x <= up_ratio, x / up_ratio, (x - 1.0) / (up_ratio - 1.0))
+        if mode == "triangular":
+            scale = 1.0
+        elif mode == "triangular2":
+            scale = 1.0 / 2.0 ** (cycle - 1.0)
+        else:
+            scale = gamma**t
+        return base_lr + (max_lr - base_lr) * height * scale
 
     return Schedule("cyclic", params, fn)
 
