@@ -6,6 +6,7 @@ the meta device) and optimizer, so a bad value anywhere fails before the first r
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -124,10 +125,11 @@ def _data_names() -> tuple[str, ...]:
     return NAMES
 
 
-def _model_names() -> list[str]:
+@functools.cache
+def _model_names() -> tuple[str, ...]:
     from lrlab import models
 
-    return models.names()
+    return tuple(models.names())
 
 
 def run_options(config: Mapping[str, Any]) -> RunOptions:
@@ -281,17 +283,24 @@ def check(configs: Sequence[Mapping[str, Any]], device=None) -> None:
 
     device = torch.device(device) if device is not None else None
     seen_schedules, seen_models = set(), set()
+    seen_options: dict[tuple, RunOptions] = {}
     for index, config in enumerate(configs):
-        config = normalize(config)
+        # Configs from expand are complete and checked; others are completed here.
+        config = config if set(config) == set(DEFAULTS) else normalize(config)
         try:
-            info = INFO[config["data"]]
-            steps_per_epoch = -(-info.train // config["batch_size"])
+            info = INFO[_check.choice("data", config["data"], _data_names())]
+            epochs = _check.integer("epochs", config["epochs"], minimum=1)
+            lr = _check.number("lr", config["lr"], low=0, low_open=True)
+            option_id = tuple(repr(config[k]) for k in RunOptions.names())
+            if option_id not in seen_options:
+                seen_options[option_id] = run_options(config)
+            options = seen_options[option_id]
+            steps_per_epoch = -(-info.train // options.batch_size)
             spec = json.dumps(config["schedule"], sort_keys=True)
-            schedule_id = (spec, config["lr"], steps_per_epoch, config["epochs"])
+            schedule_id = (spec, lr, steps_per_epoch, epochs)
             if schedule_id not in seen_schedules:
-                make_schedule(config["schedule"], config["lr"], steps_per_epoch, config["epochs"])
+                make_schedule(config["schedule"], lr, steps_per_epoch, epochs)
                 seen_schedules.add(schedule_id)
-            options = run_options(config)
             model_id = json.dumps(
                 [config["data"], config["model"], config["model_options"], options.optimizer],
                 sort_keys=True,
@@ -307,7 +316,7 @@ def check(configs: Sequence[Mapping[str, Any]], device=None) -> None:
                     make_optimizer(
                         model,
                         options.optimizer,
-                        config["lr"],
+                        lr,
                         options.momentum,
                         options.nesterov,
                         options.weight_decay,
@@ -316,7 +325,7 @@ def check(configs: Sequence[Mapping[str, Any]], device=None) -> None:
             if device is not None:
                 choose_precision(options.precision, device.type, bf16_supported(device))
         except (ValueError, TypeError) as err:
-            where = f"config {index + 1} of {len(configs)} (lr {config['lr']:g}, "
+            where = f"config {index + 1} of {len(configs)} (lr {config['lr']!r}, "
             where += f"schedule {schedule_label(config)})"
             raise type(err)(f"{where}: {err}") from err
 
