@@ -322,6 +322,7 @@ def fit(
     # Reading a loss back from a GPU makes the CPU wait for it: do that every step only
     # where it is free (CPU), else every few steps or when a callback is due.
     sync_every = 1 if run.device.type != "cuda" else _GPU_SYNC_EVERY
+    rate_limit = _rate_limit(run.optimizer)
     for callback in callbacks:
         if hasattr(callback, "on_fit_start"):
             callback.on_fit_start(model, run.optimizer, history)
@@ -348,7 +349,7 @@ def fit(
             for x, y in data.batches("train", batch_size, seed=seed_of_epoch):
                 lr = schedules.rate_at(schedule, step)
                 history.lr.append(lr)
-                overflow = _beyond_dtype(run.optimizer, lr)
+                overflow = abs(lr) > rate_limit
                 # A rate the parameters' dtype cannot hold is a step to infinite weights
                 # (PyTorch refuses to take it): recorded as a non-finite loss, it diverges.
                 pending.append(_not_taken(run.device) if overflow else run.step(x, y, lr))
@@ -428,16 +429,17 @@ def _instance_options(optimizer: torch.optim.Optimizer) -> dict:
     }
 
 
-def _beyond_dtype(optimizer: torch.optim.Optimizer, lr: float) -> bool:
-    """Whether the rate ``lr`` (times a group's ``"lr_scale"``) exceeds the largest finite
-    value of a parameter's dtype (about 3.4e38 for float32): PyTorch's optimizers convert
-    the rate to that dtype, and raise rather than step to infinite weights."""
-    return any(
-        abs(lr * group.get("lr_scale", 1.0)) > torch.finfo(p.dtype).max
-        for group in optimizer.param_groups
-        for p in group["params"]
-        if p.is_floating_point()
-    )
+def _rate_limit(optimizer: torch.optim.Optimizer) -> float:
+    """The largest rate a step can take: the largest finite value of a parameter's dtype
+    (about 3.4e38 for float32), over a group's ``"lr_scale"``. PyTorch's optimizers convert
+    the rate to that dtype, and raise rather than step to infinite weights above it."""
+    limits = [math.inf]
+    for group in optimizer.param_groups:
+        scale = abs(group.get("lr_scale", 1.0))
+        for p in group["params"]:
+            if p.is_floating_point() and scale:
+                limits.append(torch.finfo(p.dtype).max / scale)
+    return min(limits)
 
 
 def _not_taken(device: torch.device) -> tuple[torch.Tensor, ...]:

@@ -181,7 +181,12 @@ def _cached(cache: Path | None, key: str, config: dict) -> dict | None:
         stored, version = record["config"], result["provenance"]["lrlab_version"]
     except (ValueError, KeyError, TypeError) as err:
         # Entries are written atomically: a damaged one is foreign, or its disk failed.
-        reason = err if isinstance(err, ValueError) else f"{path}: cache entry lacks {err}"
+        if isinstance(err, ValueError):
+            reason = str(err)
+        elif isinstance(err, KeyError):
+            reason = f"{path}: cache entry is damaged: it lacks {err}"
+        else:
+            reason = f"{path}: cache entry is damaged: it is no record"
         warnings.warn(f"{reason}; running its config again", RuntimeWarning, stacklevel=3)
         return None
     if not isinstance(stored, dict) or identity(stored) != identity(config):
@@ -260,11 +265,12 @@ def run(
 
     Notes
     -----
-    A run that diverges is a result (``diverged`` true, its metrics ``None`` from the
-    epoch it diverged in), cached like any other. A cache entry that cannot be read
-    (truncated, empty, not JSON), or that another lrlab version made, is run again, with a
-    warning naming the file. Every record is stored with non-finite numbers as the strings
-    ``"nan"``, ``"inf"``, ``"-inf"`` (:mod:`lrlab.results`' codec) and read back as floats.
+    A run that diverges is a result (``diverged`` true, its final metrics those of its
+    last finished epoch, ``None`` if it diverged in its first), cached like any other. A
+    cache entry that cannot be read (truncated, empty, not JSON), or that another lrlab
+    version made, is run again, with a warning naming the file. Every record is stored
+    with non-finite numbers as the strings ``"nan"``, ``"inf"``, ``"-inf"``
+    (:mod:`lrlab.results`' codec) and read back as floats.
     """
     _check.choice("engine", engine, ENGINES)
     configs = expand(grid)
@@ -363,7 +369,6 @@ def _check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT_S) -> No
 
 def _run_ray(todo: dict, address, resources, data_root, command) -> dict[str, dict]:
     import logging
-    import sys
     import tempfile
 
     resources = dict(resources or {"cpu": 1})

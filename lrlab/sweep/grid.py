@@ -242,8 +242,13 @@ def train_examples(config: Mapping[str, Any]) -> int:
     """
     from lrlab.data import INFO
 
-    config = normalize(config)
+    config = _complete(config)
     return config["epochs"] * INFO[config["data"]].train
+
+
+def _complete(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``config`` if it has every key (as :func:`expand` makes them), else normalized."""
+    return config if set(config) == set(DEFAULTS) else normalize(config)
 
 
 def check(configs: Sequence[Mapping[str, Any]], device=None) -> None:
@@ -285,8 +290,7 @@ def check(configs: Sequence[Mapping[str, Any]], device=None) -> None:
     seen_schedules, seen_models = set(), set()
     seen_options: dict[tuple, RunOptions] = {}
     for index, config in enumerate(configs):
-        # Configs from expand are complete and checked; others are completed here.
-        config = config if set(config) == set(DEFAULTS) else normalize(config)
+        config = _complete(config)  # each value is checked below, complete or not
         try:
             info = INFO[_check.choice("data", config["data"], _data_names())]
             epochs = _check.integer("epochs", config["epochs"], minimum=1)
