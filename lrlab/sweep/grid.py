@@ -6,7 +6,6 @@ the meta device) and optimizer, so a bad value anywhere fails before the first r
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import itertools
 import json
@@ -109,7 +108,6 @@ def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key} must be one value in a config (lists are grid axes)")
     out["schedule"] = normalize_spec(out["schedule"])
     _check.choice("data", out["data"], _data_names())
-    _check.choice("model", out["model"], _model_names())
     if not isinstance(out["model_options"], Mapping):
         raise TypeError(f"model_options must be a mapping, got {out['model_options']!r}")
     out["epochs"] = _check.integer("epochs", out["epochs"], minimum=1)
@@ -123,13 +121,6 @@ def _data_names() -> tuple[str, ...]:
     from lrlab.data import NAMES
 
     return NAMES
-
-
-@functools.cache
-def _model_names() -> tuple[str, ...]:
-    from lrlab import models
-
-    return tuple(models.names())
 
 
 def run_options(config: Mapping[str, Any]) -> RunOptions:
