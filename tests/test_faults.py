@@ -90,16 +90,19 @@ def test_a_sweep_with_a_rate_whose_test_loss_turns_nan_finishes_and_caches_it(tm
     ]
 
 
-def test_non_finite_numbers_of_a_record_are_stored_and_read_back():
+def test_non_finite_numbers_of_a_record_are_stored_and_read_back(tmp_path):
     """Records go through the codec of lrlab.results: NaN and inf as strings on disk."""
+    import lrlab
+
     result = {"test_loss": [1.0, math.nan], "best_test_loss": math.inf, "diverged": True}
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"lrlab-codec-{os.getpid()}"
-    sweep.engines._store(path, "k", sweep.normalize({}), result)
-    text = (path / "k.json").read_text()
+    result["provenance"] = {"lrlab_version": lrlab.__version__}
+    config = sweep.normalize({})
+    sweep.engines._store(tmp_path, "k", config, result)
+    text = (tmp_path / "k.json").read_text()
     assert '"nan"' in text and '"inf"' in text and "NaN" not in text
     assert json.loads(text)  # strict JSON
-    (path / "k.json").unlink()
-    path.rmdir()
+    back = sweep.engines._cached(tmp_path, "k", config)
+    assert math.isnan(back["test_loss"][1]) and back["best_test_loss"] == math.inf
 
 
 def test_results_save_stores_nan_in_a_plain_dict(tmp_path):
