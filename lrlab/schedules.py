@@ -606,6 +606,7 @@ def one_cycle(
     """
     max_lr = _rate("max_lr", max_lr)
     total_steps = _count("total_steps", total_steps, minimum=2)
+    three_phase = _check.flag("three_phase", three_phase)
     high = 0.5 if three_phase else 1.0
     pct_start = _check.number("pct_start", pct_start, 0.0, high, low_open=True, high_open=True)
     anneal = _check.choice("anneal", anneal, ("cos", "linear"))
@@ -623,7 +624,7 @@ def one_cycle(
         "div_factor": div_factor,
         "final_div_factor": final_div_factor,
         "anneal": anneal,
-        "three_phase": bool(three_phase),
+        "three_phase": three_phase,
     }
     initial = max_lr / div_factor
     minimum = initial / final_div_factor
@@ -1074,7 +1075,9 @@ def normalize_spec(spec, factories=None) -> dict[str, Any]:
 
     Checks the name, the unit, and that every key is ``name``, ``label``, ``unit``, a
     parameter of :func:`spec_parameters` or a rate parameter's ``<rate>_ratio``; the
-    values are checked when :func:`from_spec` builds the schedule.
+    values are checked when :func:`from_spec` builds the schedule. An integer given to a
+    real-valued parameter becomes a float (``"min_lr_ratio": 0`` and ``0.0`` are one
+    spec), so that equal specs compare and hash equal.
 
     Parameters
     ----------
@@ -1092,6 +1095,8 @@ def normalize_spec(spec, factories=None) -> dict[str, Any]:
     --------
     >>> normalize_spec("cosine")
     {'name': 'cosine'}
+    >>> normalize_spec({"name": "cosine", "min_lr_ratio": 0})
+    {'name': 'cosine', 'min_lr_ratio': 0.0}
     >>> normalize_spec({"name": "cosine", "gamma": 0.5})
     Traceback (most recent call last):
     ...
@@ -1116,7 +1121,17 @@ total_steps, min_lr, warmup_steps, or a rate as <rate>_ratio (a multiple of lr)
                 + ", ".join(params)
                 + ", or a rate as <rate>_ratio (a multiple of lr)",
             )
-    return dict(spec)
+    return {key: _as_declared(key, value, params) for key, value in spec.items()}
+
+
+def _as_declared(key: str, value, params):
+    """An integer given to a real-valued parameter (annotated ``float``, or a
+    ``<rate>_ratio``) as a float; every other value as it is."""
+    real = _ratio_of(key, params) is not None or (
+        key in params and params[key].annotation in (float, "float", "float | None")
+    )
+    plain_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    return float(value) if real and plain_int else value
 
 
 def _ratio_of(key: str, params) -> str | None:

@@ -7,13 +7,22 @@ option filled in from :data:`DEFAULTS`. :func:`run_one` trains one config with
 wall time, provenance); it is a pure function of the config (on the CPU, bit for bit).
 :func:`run` runs a whole grid, caching each result in a file named by a hash of its
 config (:func:`config_key`, written atomically), so an interrupted sweep resumes where it
-stopped and a finished one costs nothing. Engines:
+stopped and a finished one costs nothing. Before the first run, :func:`check` builds every
+config's schedule, model (on the meta device) and optimizer, so a bad value anywhere in
+the grid fails at once; :func:`size` counts a grid's runs without expanding it. A run
+that diverges (a non-finite loss, a test loss that stops being finite, a rate its
+parameters' dtype cannot hold) is a result, cached like the others; a damaged cache entry,
+or one another lrlab version made, is run again with a warning naming its file. Engines:
 
 - ``"local"`` (default): in this process, one run after the other, with a progress bar;
 - ``"ray"``: `Ray Tune <https://docs.ray.io/en/latest/tune/>`_ (the ``lrlab[sweep]``
-  extra). Without an address it starts a quiet local Ray instance; with ``address=`` or
-  ``RAY_ADDRESS`` the same trials run on a cluster, each with ``resources`` such as
-  ``{"cpu": 1, "gpu": 0.25}`` (four small runs share one GPU). Same results;
+  extra). Without an address it starts a quiet local Ray instance that listens on
+  127.0.0.1 only; with ``address=`` or ``RAY_ADDRESS`` the same trials run on a cluster
+  (an address where nothing answers is an error after 10 s), each with ``resources`` such
+  as ``{"cpu": 1, "gpu": 0.25}`` (four small runs share one GPU). Same results. Ray runs
+  whatever code a client sends and has no authentication: keep a cluster's ports on a
+  private network (`Ray's security guide
+  <https://docs.ray.io/en/latest/ray-security/index.html>`_);
 - ``"vmap"``: in this process, the configs that differ only in seed, rate and schedule
   trained at once, their models stacked with ``torch.func`` (:mod:`~lrlab.sweep.vmap`:
   SGD in fp32, models without BatchNorm or dropout, digits and MNIST-1D; anything else
@@ -46,23 +55,32 @@ True
 
 from __future__ import annotations
 
-from lrlab.sweep.engines import ENGINES, run, run_one
+from lrlab.sweep.engines import ENGINES, Plan, run, run_one
 from lrlab.sweep.gather import plot, summary, summary_table, table
 from lrlab.sweep.grid import (
     DEFAULTS,
+    DISPLAY_KEYS,
+    check,
     config_key,
     expand,
+    identity,
     load_grid,
     make_schedule,
     normalize,
     schedule_label,
+    size,
+    train_examples,
 )
 
 __all__ = [
     "DEFAULTS",
+    "DISPLAY_KEYS",
     "ENGINES",
+    "Plan",
+    "check",
     "config_key",
     "expand",
+    "identity",
     "load_grid",
     "make_schedule",
     "normalize",
@@ -70,7 +88,9 @@ __all__ = [
     "run",
     "run_one",
     "schedule_label",
+    "size",
     "summary",
     "summary_table",
     "table",
+    "train_examples",
 ]
