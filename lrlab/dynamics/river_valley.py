@@ -7,27 +7,29 @@ bounces the iterate between the valley's walls while it moves fast along the riv
 the rate stops the bouncing and shows the progress made along the river, hence the sudden
 drop of the loss in a warmup-stable-decay (WSD) cooldown.
 
-The smallest such loss, on points :math:`z = (x, y)`, is
+The smallest such loss, on points :math:`z = (x, y)`, is a long, narrow quadratic,
 
 .. math::
 
     L(x, y) = \underbrace{\tfrac12 a\, y^2}_{\text{valley}}
-              \;\underbrace{-\, b\, x}_{\text{river}},
+              + \underbrace{\tfrac12 c\, x^2}_{\text{river}}, \qquad c \ll a,
 
-a valley of curvature :math:`a` across (in y) and a river of slope :math:`b` along (in x),
-falling for ever towards :math:`+x` (over the length of a run, a river with a floor far away
-looks the same). Noisy gradient descent (SGD with Gaussian gradient noise of standard
-deviation σ per coordinate) at rate :math:`\eta_t` is
+a valley of curvature :math:`a` across (in y) and a river of curvature :math:`c` along (in
+x), whose mouth (the minimum) lies at the origin, far downstream of the start
+(:math:`x_0 = -10` by default: the river's slope there is :math:`c |x_0|`). SGD's gradient
+noise acts across the valley, with standard deviation σ; the river's direction, almost flat,
+carries none (a modelling choice: it makes the progress along the river exact). At rate
+:math:`\eta_t`,
 
 .. math::
 
-    x_{t+1} = x_t + \eta_t (b - \sigma \xi_t), \qquad
-    y_{t+1} = (1 - \eta_t a)\, y_t - \eta_t \sigma \zeta_t, \qquad \xi_t, \zeta_t \sim N(0, 1),
+    x_{t+1} = (1 - \eta_t c)\, x_t, \qquad
+    y_{t+1} = (1 - \eta_t a)\, y_t - \eta_t \sigma \xi_t, \qquad \xi_t \sim N(0, 1),
 
-two independent linear recursions, so every moment has a closed form
-(:func:`river_valley_moments`): the river's expected loss falls by :math:`b^2 \eta_t` per
-step, by the area under the schedule in all, whatever the noise; across the valley, a
-constant rate with :math:`\eta a < 2` settles at the stationary variance
+two linear recursions, so every moment has a closed form (:func:`river_valley_moments`):
+the distance to the mouth shrinks by the factor :math:`\prod_t (1 - \eta_t c) \approx
+e^{-c \sum_t \eta_t}`, set by the area under the schedule, whatever the noise; across the
+valley, a constant rate with :math:`\eta a < 2` settles at the stationary variance
 
 .. math:: \operatorname{Var} y_\infty = \frac{\eta \sigma^2}{a (2 - \eta a)}
 
@@ -35,9 +37,9 @@ constant rate with :math:`\eta a < 2` settles at the stationary variance
 only a smaller rate removes. :func:`river_valley_sgd` simulates the runs, vectorised over
 rates, replicas and any per-step schedule, for the explorer and the chapter on WSD.
 
->>> path = river_valley_sgd([0.05, 0.15], 100, slope=0.1, start=(0.0, 1.0))  # plain GD
->>> path[:, -1].round(3).tolist()  # both reach y = 0; the larger rate went 3x further
-[[0.5, 0.0], [1.5, 0.0]]
+>>> path = river_valley_sgd([0.05, 0.15], 100, river=0.01)  # plain GD from (-10, 1)
+>>> path[:, -1].round(3).tolist()  # y is 0 for both; x = -10 (1 - 0.01 η)^100
+[[-9.512, 0.0], [-8.606, 0.0]]
 """
 
 from __future__ import annotations
@@ -57,10 +59,11 @@ __all__ = [
     "valley_loss",
 ]
 
-#: The loss's defaults: a valley of curvature 10 across, a river of slope 0.02 along (with
-#: gradient noise σ = 1, the river falls by 0.0004 η per step while the valley's stationary
-#: loss is η / (2 (2 − 10 η)): the noise hides the river's progress until the rate decays).
-SHARPNESS, SLOPE = 10.0, 0.02
+#: The defaults: a valley of curvature 10 across, a river of curvature 0.002 along, and a
+#: start 10 upstream of the mouth, where the river's slope is 0.02. With noise σ = 1 the
+#: valley's stationary loss at rate η is η / (2 (2 − 10 η)), while the river's loss falls
+#: by about 0.0004 η per step: the noise hides the river's progress until the rate decays.
+SHARPNESS, RIVER, START = 10.0, 0.002, (-10.0, 1.0)
 
 
 def _points(points) -> np.ndarray:
@@ -70,10 +73,10 @@ def _points(points) -> np.ndarray:
     return z
 
 
-def _shape(sharpness, slope) -> tuple[float, float]:
+def _shape(sharpness, river) -> tuple[float, float]:
     a = _check.number("sharpness", sharpness, low=0, low_open=True)
-    b = _check.number("slope", slope, low=0)
-    return a, b
+    c = _check.number("river", river, low=0)
+    return a, c
 
 
 def valley_loss(points, sharpness: float = SHARPNESS) -> np.ndarray:
@@ -88,20 +91,20 @@ def valley_loss(points, sharpness: float = SHARPNESS) -> np.ndarray:
     return 0.5 * a * _points(points)[..., 1] ** 2
 
 
-def river_loss(points, slope: float = SLOPE) -> np.ndarray:
-    r"""The river's part of the loss, :math:`-b x`, on points ``(..., 2)``.
+def river_loss(points, river: float = RIVER) -> np.ndarray:
+    r"""The river's part of the loss, :math:`\tfrac12 c x^2`, on points ``(..., 2)``.
 
     Examples
     --------
-    >>> river_loss([[0.0, 1.0], [5.0, -0.5]], slope=0.1).tolist()
-    [-0.0, -0.5]
+    >>> river_loss([[-10.0, 1.0], [5.0, -0.5]], river=0.002).tolist()
+    [0.1, 0.025]
     """
-    b = _check.number("slope", slope, low=0)
-    return -b * _points(points)[..., 0]
+    c = _check.number("river", river, low=0)
+    return 0.5 * c * _points(points)[..., 0] ** 2
 
 
-def river_valley_loss(points, sharpness: float = SHARPNESS, slope: float = SLOPE) -> np.ndarray:
-    r"""The loss :math:`L(x, y) = \tfrac12 a y^2 - b x` on points ``(..., 2)``.
+def river_valley_loss(points, sharpness: float = SHARPNESS, river: float = RIVER) -> np.ndarray:
+    r"""The loss :math:`L(x, y) = \tfrac12 a y^2 + \tfrac12 c x^2` on points ``(..., 2)``.
 
     Parameters
     ----------
@@ -109,8 +112,8 @@ def river_valley_loss(points, sharpness: float = SHARPNESS, slope: float = SLOPE
         Points ``(x, y)`` along the last axis (the output of :func:`river_valley_sgd`).
     sharpness : float
         The valley's curvature :math:`a` across, > 0.
-    slope : float
-        The river's slope :math:`b` along, >= 0.
+    river : float
+        The river's curvature :math:`c` along, >= 0 (much smaller than ``sharpness``).
 
     Returns
     -------
@@ -119,30 +122,31 @@ def river_valley_loss(points, sharpness: float = SHARPNESS, slope: float = SLOPE
 
     Examples
     --------
-    >>> river_valley_loss([[2.0, 1.0]], sharpness=10.0, slope=0.5).tolist()
-    [4.0]
+    >>> river_valley_loss([[-10.0, 1.0]], sharpness=10.0, river=0.002).round(6).tolist()
+    [5.1]
     """
-    return valley_loss(points, sharpness) + river_loss(points, slope)
+    return valley_loss(points, sharpness) + river_loss(points, river)
 
 
 def _rates_per_step(lr, steps: int, schedule) -> tuple[np.ndarray, bool]:
     """The rate of every run at every step, ``(runs, steps)``, and whether ``lr`` was a scalar:
-    ``lr[i] * schedule(t)``, or ``lr[i]`` without a schedule."""
+    ``lr[i] * schedule(t)`` (or ``lr[i] * schedule[i, t]`` for one schedule per rate), or
+    ``lr[i]`` without a schedule."""
     rates, scalar = _check.rates("lr", lr)
     if schedule is None:
-        factors = np.ones(steps)
+        return np.repeat(rates[:, None], steps, axis=1), scalar
+    if callable(schedule):
+        factors = np.asarray(schedule(np.arange(steps)), dtype=float)
     else:
-        if callable(schedule):
-            factors = np.asarray(schedule(np.arange(steps)), dtype=float)
-        else:
-            factors = _check.array("schedule", schedule, finite=False, min_size=0)
-        if factors.shape != (steps,):
-            raise ValueError(
-                f"schedule must give one factor per step, {steps}, got shape {factors.shape}"
-            )
-        if not (np.all(np.isfinite(factors)) and np.all(factors >= 0)):
-            raise ValueError("schedule must give finite factors >= 0 at every step")
-    return rates[:, None] * factors[None, :], scalar
+        factors = _check.array("schedule", schedule, finite=False, min_size=0)
+    if factors.shape not in ((steps,), (rates.size, steps)):
+        raise ValueError(
+            f"schedule must give one factor per step ({steps}), or a row of them per rate "
+            f"({rates.size}, {steps}), got shape {factors.shape}"
+        )
+    if not (np.all(np.isfinite(factors)) and np.all(factors >= 0)):
+        raise ValueError("schedule must give finite factors >= 0 at every step")
+    return rates[:, None] * factors, scalar and factors.ndim == 1
 
 
 def _start(start) -> np.ndarray:
@@ -158,20 +162,20 @@ def river_valley_sgd(
     *,
     schedule: Callable | np.ndarray | None = None,
     sharpness: float = SHARPNESS,
-    slope: float = SLOPE,
+    river: float = RIVER,
     noise: float = 0.0,
-    start=(0.0, 1.0),
+    start=START,
     replicas: int | None = None,
     seed: int = 0,
     every: int = 1,
 ) -> np.ndarray:
     r"""Gradient descent or noisy SGD on the river valley, vectorised over rates and replicas.
 
-    Each step adds Gaussian noise of standard deviation ``noise`` to both coordinates of the
-    gradient :math:`(-b,\ a y)` (module docstring):
+    The gradient :math:`(c x,\ a y)` gets Gaussian noise of standard deviation σ =
+    ``noise`` across the valley (module docstring):
 
-    .. math:: z_{t+1} = z_t - \eta_t \bigl(\nabla L(z_t) + \sigma \xi_t\bigr), \qquad
-              \xi_t \sim N(0, I_2).
+    .. math:: x_{t+1} = x_t - \eta_t c\, x_t, \qquad
+              y_{t+1} = y_t - \eta_t (a y_t + \sigma \xi_t), \qquad \xi_t \sim N(0, 1).
 
     Every rate sees the same noise draws (common random numbers), so a rate's runs do not
     depend on the other rates asked for, and two schedules are compared on the same noise.
@@ -185,11 +189,14 @@ def river_valley_sgd(
     schedule : callable or array_like, optional
         A factor per step: step t uses ``lr * schedule(t)``. A schedule with peak 1 such as
         ``lrlab.schedules.wsd(1.0, steps, decay_steps=D)`` (callable on an array of steps),
-        or an array of ``steps`` factors >= 0. Constant (factor 1) by default.
-    sharpness, slope : float
-        The valley's curvature :math:`a` > 0 and the river's slope :math:`b` >= 0.
+        an array of ``steps`` factors >= 0, or an array ``(len(lr), steps)`` of them, one
+        schedule per rate (so that many schedules run at once). Constant (factor 1) by
+        default.
+    sharpness, river : float
+        The valley's curvature :math:`a` > 0 and the river's :math:`c` >= 0.
     noise : float
-        Standard deviation σ >= 0 of the gradient noise per coordinate; 0 is gradient descent.
+        Standard deviation σ >= 0 of the gradient noise across the valley; 0 is gradient
+        descent.
     start : pair of float
         The starting point (x, y).
     replicas : int, optional
@@ -216,7 +223,7 @@ def river_valley_sgd(
     """
     steps = _check.integer("steps", steps, minimum=0)
     rates, scalar = _rates_per_step(lr, steps, schedule)
-    a, b = _shape(sharpness, slope)
+    a, c = _shape(sharpness, river)
     sigma = _check.number("noise", noise, low=0)
     z0 = _start(start)
     count = 1 if replicas is None else _check.integer("replicas", replicas, minimum=1)
@@ -230,12 +237,10 @@ def river_valley_sgd(
     with np.errstate(all="ignore"):
         for t in range(steps):
             eta = rates[:, t, None]  # (runs, 1), against the replicas
-            grad_x, grad_y = -b, a * z[..., 1]
+            grad_y = a * z[..., 1]
             if sigma:
-                xi = rng.standard_normal((count, 2))  # one draw for every rate
-                grad_x = grad_x + sigma * xi[:, 0]
-                grad_y = grad_y + sigma * xi[:, 1]
-            z[..., 0] -= eta * grad_x
+                grad_y = grad_y + sigma * rng.standard_normal(count)  # one draw for every rate
+            z[..., 0] -= eta * (c * z[..., 0])
             z[..., 1] -= eta * grad_y
             z[~np.isfinite(z).all(axis=-1)] = np.nan  # the whole point, for ever after
             if (t + 1) % every == 0:
@@ -251,66 +256,67 @@ def river_valley_moments(
     *,
     schedule: Callable | np.ndarray | None = None,
     sharpness: float = SHARPNESS,
-    slope: float = SLOPE,
+    river: float = RIVER,
     noise: float = 0.0,
-    start=(0.0, 1.0),
+    start=START,
 ) -> dict[str, np.ndarray]:
     r"""The exact mean and variance of noisy SGD's point on the river valley, and its
     expected loss, at every step.
 
-    Both coordinates follow linear recursions (module docstring), so with
-    :math:`m, v` the mean and variance,
+    Both coordinates follow linear recursions (module docstring), so with :math:`m, v` the
+    mean and variance across the valley, from :math:`m_0 = y_0`, :math:`v_0 = 0`,
 
     .. math::
 
-        m^y_{t+1} = (1 - \eta_t a)\, m^y_t, \quad
-        v^y_{t+1} = (1 - \eta_t a)^2 v^y_t + \eta_t^2 \sigma^2, \quad
-        m^x_{t+1} = m^x_t + \eta_t b, \quad
-        v^x_{t+1} = v^x_t + \eta_t^2 \sigma^2,
+        x_{t+1} = (1 - \eta_t c)\, x_t, \qquad
+        m_{t+1} = (1 - \eta_t a)\, m_t, \qquad
+        v_{t+1} = (1 - \eta_t a)^2 v_t + \eta_t^2 \sigma^2,
 
-    from :math:`m_0` = ``start``, :math:`v_0 = 0`; and the expected loss is
-    :math:`\tfrac12 a (m_y^2 + v_y) - b\, m_x`: the valley's part and the river's.
+    (x has no noise), and the expected loss is :math:`\tfrac12 a (m_t^2 + v_t)` across the
+    valley plus :math:`\tfrac12 c x_t^2` along the river.
 
     Parameters
     ----------
-    lr, steps, schedule, sharpness, slope, noise, start
+    lr, steps, schedule, sharpness, river, noise, start
         As in :func:`river_valley_sgd`.
 
     Returns
     -------
     dict
-        ``"mean"`` and ``"var"`` of ``(x, y)``, shape ``([rates,] steps + 1, 2)``;
-        ``"valley"``, ``"river"`` and ``"loss"`` (their sum), the expected loss and its two
-        parts, shape ``([rates,] steps + 1)``. Overflow gives inf or NaN (no warnings).
+        ``"x"`` (the position along the river), ``"mean"`` and ``"var"`` (of y), ``"valley"``,
+        ``"river"`` (the expected loss's two parts) and ``"loss"`` (their sum), each of shape
+        ``([rates,] steps + 1)``. Overflow gives inf or NaN (no warnings).
 
     Examples
     --------
-    >>> m = river_valley_moments(0.1, 200, slope=0.1, noise=1.0, start=(0.0, 0.0))
-    >>> round(float(m["var"][-1, 1]), 6)  # settled: 0.1 / (10 (2 - 1))
+    >>> m = river_valley_moments(0.1, 200, noise=1.0, start=(-10.0, 0.0))
+    >>> round(float(m["var"][-1]), 6)  # settled: 0.1 / (10 (2 - 0.1 · 10))
     0.01
-    >>> round(float(m["river"][-1]), 6)  # -b · b · (area under the schedule) = -0.01 · 20
-    -0.2
+    >>> round(float(m["x"][-1]), 3)  # -10 (1 - 0.1 · 0.002)^200
+    -9.608
     """
     steps = _check.integer("steps", steps, minimum=0)
     rates, scalar = _rates_per_step(lr, steps, schedule)
-    a, b = _shape(sharpness, slope)
+    a, c = _shape(sharpness, river)
     sigma = _check.number("noise", noise, low=0)
     z0 = _start(start)
-    mean = np.empty((rates.shape[0], steps + 1, 2))
-    var = np.zeros_like(mean)
-    mean[:, 0] = z0
+    x, mean, var = (np.empty((rates.shape[0], steps + 1)) for _ in range(3))
+    x[:, 0], mean[:, 0], var[:, 0] = z0[0], z0[1], 0.0
     with np.errstate(all="ignore"):
         for t in range(steps):
             eta = rates[:, t]
             factor = 1.0 - eta * a
-            mean[:, t + 1, 0] = mean[:, t, 0] + eta * b
-            mean[:, t + 1, 1] = factor * mean[:, t, 1]
-            var[:, t + 1, 0] = var[:, t, 0] + (eta * sigma) ** 2
-            var[:, t + 1, 1] = factor**2 * var[:, t, 1] + (eta * sigma) ** 2
-        valley = 0.5 * a * (mean[..., 1] ** 2 + var[..., 1])
-        river = -b * mean[..., 0]
-        moments = {"mean": mean, "var": var, "valley": valley, "river": river}
-        moments["loss"] = valley + river
+            x[:, t + 1] = (1.0 - eta * c) * x[:, t]
+            mean[:, t + 1] = factor * mean[:, t]
+            var[:, t + 1] = factor**2 * var[:, t] + (eta * sigma) ** 2
+        moments = {
+            "x": x,
+            "mean": mean,
+            "var": var,
+            "valley": 0.5 * a * (mean**2 + var),
+            "river": 0.5 * c * x**2,
+        }
+        moments["loss"] = moments["valley"] + moments["river"]
     return {k: v[0] for k, v in moments.items()} if scalar else moments
 
 
