@@ -3,6 +3,8 @@ stored with provenance and read back; their bill of training examples counted.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lrlab import data, experiments, models, schedules, train
@@ -28,7 +30,8 @@ def test_each_experiment_runs_stores_with_provenance_and_loads_back(name, tmp_pa
     """Catches a result that does not survive JSON, runs filed under the wrong arm, rate or
     seed, or a branch of the wrong length."""
     exp = experiments.get(name)
-    monkeypatch.setattr(exp, "base", merge(exp.base, TINY[name]))  # frozen: a test-only swap
+    tiny = dataclasses.replace(exp, base=merge(exp.base, TINY[name]))
+    monkeypatch.setitem(experiments.EXPERIMENTS, name, tiny)
     record = experiments.store(name, root=tmp_path, progress=False, jobs=1)
     assert record["provenance"]["command"] == f"lrlab reproduce {name} --scale cpu"
     result = record["result"]
