@@ -387,9 +387,9 @@ COOLDOWN = Experiment(
     title="WSD cooldowns of three lengths and shapes against cosine and linear decay",
     cite="hagele2024scaling",
     claim=(
-        "A constant rate followed by a cooldown matches a cosine schedule of the same length, "
-        "with a cooldown of about 20% of the run, and a (1 - sqrt) cooldown beats a linear "
-        "one (Hägele et al. 2024, language models of 33M to 360M parameters, validation "
+        "A constant rate followed by a cooldown matches a cosine schedule of the same length "
+        "(the authors' recipe cools down over the last 20% of the run), and a (1 - sqrt) "
+        "cooldown beats a linear one (Hägele et al. 2024, Llama-style language models, "
         "perplexity); linear decay to zero matches or beats cosine (Defazio et al. 2023) and "
         "beats cosine to 10% of the peak (Bergsma et al. 2025)."
     ),
