@@ -36,8 +36,12 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lrlab import _check, schedules
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
+    from lrlab.history import History
 
 __all__ = ["Cooldown", "branch_cooldowns", "cooldown_schedule"]
 
@@ -121,7 +125,7 @@ def branch_cooldowns(
     workdir=None,
     progress: bool = True,
     **overrides,
-):
+) -> tuple[History, list[History]]:
     """Train one stable run and cool down from its checkpoints: one WSD run per cooldown.
 
     The stable run trains ``model`` at ``lr`` (after the warm-up) with
