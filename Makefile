@@ -44,7 +44,7 @@ lint:
 
 # Two pytest workers (pytest-xdist): the machines this runs on have two cores.
 unit:
-	$(BIN)/python -m pytest -q -n 2 --doctest-modules lrlab tests
+	$(BIN)/python -m pytest -q -n 2 --doctest-modules --ignore=tests/browser lrlab tests
 
 # Every chapter executed once, two at a time, one thread per kernel
 # (tests/execute_notebooks.py): each cell must run, the hidden assert cells that check the
