@@ -22,7 +22,12 @@ recommends, and every comparison uses the same seeds in every arm, ten or more:
 from __future__ import annotations
 
 from lrlab.experiments.restarts.clr import CLR, clr_experiment, clr_schedules
-from lrlab.experiments.restarts.common import COLLAPSE_FACTOR, collapsed, final_accuracy
+from lrlab.experiments.restarts.common import (
+    COLLAPSE_FACTOR,
+    collapse_epoch,
+    collapsed,
+    final_accuracy,
+)
 from lrlab.experiments.restarts.sgdr import (
     SGDR,
     sgdr_cycle_epochs,
@@ -46,6 +51,7 @@ __all__ = [
     "arm_name",
     "clr_experiment",
     "clr_schedules",
+    "collapse_epoch",
     "collapsed",
     "final_accuracy",
     "independent_seeds",

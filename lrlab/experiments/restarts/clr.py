@@ -7,7 +7,7 @@ at the geometric mean of the bounds, step decay from the upper bound, and
 ``exp_range`` between the bounds.
 
 >>> CLR.config("classroom")["epochs"], len(CLR.config()["seeds"])
-(8, 10)
+(8, 20)
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def clr_work(config: Mapping[str, Any]) -> int:
 
     Examples
     --------
-    >>> clr_work(CLR.config()) == 200 * 128 + 5 * 10 * 30 * 4000
+    >>> clr_work(CLR.config()) == 200 * 128 + 5 * 20 * 30 * 4000
     True
     """
     runs = len(ARMS) * len(config["seeds"])
@@ -145,7 +145,7 @@ CLR = Experiment(
     base={
         **common.COMMON,
         "epochs": 30,
-        "seeds": list(range(10)),
+        "seeds": list(range(20)),
         # five full cycles of 6 epochs; Smith recommends half-cycles of 2 to 10 epochs
         "step_size_epochs": 3,
         # exp_range: the amplitude halves every cycle

@@ -8,7 +8,7 @@ process (:func:`dataset`), builds its schedule from the bounds the parent's rang
 and trains with :func:`lrlab.train.fit`. Its numbers do not depend on the number of
 processes.
 
->>> COLLAPSE_FACTOR, collapsed([0.5, 0.11], diverged=False, num_classes=10)
+>>> COLLAPSE_FACTOR, collapsed([0.5, 0.11, 0.3], diverged=False, num_classes=10)
 (2, True)
 """
 
@@ -29,6 +29,7 @@ __all__ = [
     "SMOKE",
     "bounds",
     "build",
+    "collapse_epoch",
     "collapsed",
     "dataset",
     "epochs_work",
@@ -61,9 +62,9 @@ SMOKE = {
     "range_test": {"start_lr": 0.01, "num_iter": 30, "drop": 1e-6},
 }
 
-#: A run has *collapsed* when its loss stopped being finite or it ended with a test accuracy
-#: below this many times chance (20% on MNIST-1D's ten classes): it has stopped learning,
-#: not merely learned less.
+#: A run has *collapsed* when its loss stopped being finite, or its test accuracy fell back
+#: below this many times chance (20% on MNIST-1D's ten classes) after being above it, or
+#: never rose above it (:func:`collapse_epoch`): it stopped learning, not merely learned less.
 COLLAPSE_FACTOR = 2
 
 
@@ -119,9 +120,15 @@ def step_decay(lr: float, total_steps: int):
     return schedules.multistep(lr, [total_steps // 2, 3 * total_steps // 4])
 
 
-def collapsed(test_acc: Sequence[float], diverged: bool, num_classes: int) -> bool:
-    """Whether a run collapsed: it diverged, or its last test accuracy is below
-    :data:`COLLAPSE_FACTOR` times chance (``1 / num_classes``).
+def collapse_epoch(test_acc: Sequence[float], diverged: bool, num_classes: int) -> int | None:
+    """The epoch (from 1) at which a run collapsed, or None if it did not.
+
+    A run collapses when it stops learning: its test accuracy, once at or above
+    :data:`COLLAPSE_FACTOR` times chance (``1 / num_classes``), falls below it again (even
+    if it later recovers part of the way), or it never gets there, or its loss stops being
+    finite. The epoch is the first one below the threshold after one above it; 1 for a run
+    that never rose above it; for a run that diverged first, the epoch it diverged in (one
+    past the last epoch it finished).
 
     Parameters
     ----------
@@ -133,15 +140,32 @@ def collapsed(test_acc: Sequence[float], diverged: bool, num_classes: int) -> bo
 
     Examples
     --------
-    >>> collapsed([0.9, 0.95], False, 10), collapsed([0.9, 0.089], False, 10)
-    (False, True)
-    >>> collapsed([0.9], True, 10)
+    >>> collapse_epoch([0.3, 0.9, 0.95], False, 10) is None  # a slow first epoch is no collapse
     True
+    >>> collapse_epoch([0.3, 0.9, 0.09, 0.4], False, 10), collapse_epoch([0.9, 0.95], True, 10)
+    (3, 3)
     """
-    if diverged or not len(test_acc):
-        return True
-    last = float(test_acc[-1])
-    return not math.isfinite(last) or last < COLLAPSE_FACTOR / num_classes
+    threshold = COLLAPSE_FACTOR / num_classes
+    above = [math.isfinite(a) and a >= threshold for a in map(float, test_acc)]
+    if True not in above:
+        return len(above) + 1 if diverged and above else 1
+    first = above.index(True)
+    if False in above[first:]:
+        return above.index(False, first) + 1
+    return len(above) + 1 if diverged else None
+
+
+def collapsed(test_acc: Sequence[float], diverged: bool, num_classes: int) -> bool:
+    """Whether a run collapsed (:func:`collapse_epoch` is not None).
+
+    Examples
+    --------
+    >>> collapsed([0.9, 0.95], False, 10), collapsed([0.9, 0.089, 0.35], False, 10)
+    (False, True)
+    >>> collapsed([0.9], True, 10), collapsed([0.11, 0.12], False, 10)
+    (True, True)
+    """
+    return collapse_epoch(test_acc, diverged, num_classes) is not None
 
 
 def final_accuracy(run: Mapping[str, Any], num_classes: int) -> float:
@@ -189,7 +213,8 @@ def fit(
     -------
     (torch.nn.Module, dict)
         The trained model and the run: ``seed``, per-epoch ``test_acc``, ``test_loss`` and
-        ``train_loss``, ``diverged`` and ``collapsed`` (:func:`collapsed`).
+        ``train_loss``, ``diverged``, ``collapsed`` and ``collapse_epoch``
+        (:func:`collapse_epoch`).
     """
     from lrlab import train
 
@@ -212,8 +237,9 @@ def fit(
         "test_loss": list(history.test_loss),
         "train_loss": list(history.train_loss),
         "diverged": history.diverged,
-        "collapsed": collapsed(history.test_acc, history.diverged, data.num_classes),
     }
+    run["collapse_epoch"] = collapse_epoch(history.test_acc, history.diverged, data.num_classes)
+    run["collapsed"] = run["collapse_epoch"] is not None
     return model, run
 
 

@@ -127,7 +127,7 @@ def sgdr_work(config: Mapping[str, Any]) -> int:
 
     Examples
     --------
-    >>> sgdr_work(SGDR.config()) == 200 * 128 + 2 * 10 * 30 * 4000
+    >>> sgdr_work(SGDR.config()) == 200 * 128 + 2 * 20 * 30 * 4000
     True
     """
     runs = len(ARMS) * len(config["seeds"])
@@ -154,7 +154,7 @@ SGDR = Experiment(
     base={
         **common.COMMON,
         "epochs": 30,
-        "seeds": list(range(10)),
+        "seeds": list(range(20)),
         "first_cycle_epochs": 2,
         "cycle_mult": 2,
         "peak_fraction": 0.5,

@@ -292,7 +292,7 @@ def snapshot_work(config: Mapping[str, Any]) -> int:
 
     Examples
     --------
-    >>> snapshot_work(SNAPSHOTS.config()) == 200 * 128 + 10 * (2 * 2 + 3 + 1) * 40 * 4000
+    >>> snapshot_work(SNAPSHOTS.config()) == 200 * 128 + 20 * (2 * 2 + 3 + 1) * 40 * 4000
     True
     """
     seeds, cycles = len(config["seeds"]), config["cycles"]
@@ -318,7 +318,7 @@ SNAPSHOTS = Experiment(
         **common.COMMON,
         "epochs": 40,
         "cycles": 4,
-        "seeds": list(range(10)),
+        "seeds": list(range(20)),
         # the range test's upper bound, and half of it
         "peak_fractions": [1.0, 0.5],
         "independent_peak_fraction": 0.5,
