@@ -107,17 +107,21 @@ def bounds(config: Mapping[str, Any], data) -> dict[str, float]:
 
 
 def step_decay(lr: float, total_steps: int):
-    """The usual CIFAR recipe: ``lr``, divided by 10 at half and at three quarters of the run.
+    """The usual CIFAR recipe: ``lr``, divided by 10 at half and at three quarters of the run
+    (in a run of a step or two, where those coincide, once after the first step).
 
     Examples
     --------
     >>> import numpy as np
     >>> step_decay(0.1, 40)(np.array([0, 20, 30])).round(4).tolist()
     [0.1, 0.01, 0.001]
+    >>> step_decay(0.1, 1).params["milestones"]
+    [1]
     """
     from lrlab import schedules
 
-    return schedules.multistep(lr, [total_steps // 2, 3 * total_steps // 4])
+    milestones = sorted({max(1, total_steps // 2), max(1, 3 * total_steps // 4)})
+    return schedules.multistep(lr, milestones)
 
 
 def collapse_epoch(test_acc: Sequence[float], diverged: bool, num_classes: int) -> int | None:
