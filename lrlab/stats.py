@@ -12,8 +12,9 @@ sentence the chapter prints and never retypes::
     cosine is higher than step by 0.70 points (95% CI 0.45 to 0.95, p < 0.001, 10 seeds each).
 
 :func:`summary` gives one arm's mean with a t interval, :func:`holm` adjusts the p values of a
-family of comparisons (Holm 1979) and :func:`compare_many` compares several arms at once with
-Holm-adjusted p values.
+family of comparisons (Holm 1979), :func:`compare_many` compares several arms at once with
+Holm-adjusted p values, and :func:`holm_adjust` adjusts a family of comparisons made one by
+one.
 
 Inputs are one number per seed and must be finite: a seed that diverged (NaN or inf) is for
 the caller to handle, by leaving it out and saying how many diverged, or by giving it the value
@@ -32,7 +33,15 @@ from scipy import stats as _scipy_stats
 
 from lrlab import _check
 
-__all__ = ["Comparison", "Summary", "compare", "compare_many", "holm", "summary"]
+__all__ = [
+    "Comparison",
+    "Summary",
+    "compare",
+    "compare_many",
+    "holm",
+    "holm_adjust",
+    "summary",
+]
 
 
 def _values(name: str, values, minimum: int = 2) -> np.ndarray:
@@ -446,9 +455,42 @@ def compare_many(
     else:
         baseline = _check.choice("baseline", baseline, names)
         pairs = [(x, baseline) for x in names if x != baseline]
-    results = [compare(groups[x], groups[y], labels=(x, y), **options) for x, y in pairs]
-    adjusted = holm([c.p_value for c in results])
+    return holm_adjust([compare(groups[x], groups[y], labels=(x, y), **options) for x, y in pairs])
+
+
+def holm_adjust(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """A family of comparisons made one by one, their p values Holm-adjusted together.
+
+    For families that :func:`compare_many` cannot form, such as the same two arms compared
+    at several epochs: each :class:`Comparison` comes back with ``p_value`` replaced by its
+    :func:`holm` adjustment within the family and ``adjustment="holm"``; its interval is
+    unchanged.
+
+    Parameters
+    ----------
+    comparisons : sequence of Comparison
+        At least one, none already adjusted.
+
+    Returns
+    -------
+    list of Comparison
+
+    Examples
+    --------
+    >>> from lrlab import stats
+    >>> early = stats.compare([3.0, 4.0, 5.0, 6.0], [1.0, 2.0, 3.0, 4.0], paired=True)
+    >>> late = stats.compare([3.0, 4.1, 5.0, 6.0], [3.0, 4.0, 5.0, 6.0], paired=True)
+    >>> [c.p_value for c in (early, late)], [c.p_value for c in stats.holm_adjust([early, late])]
+    ([0.125, 1.0], [0.25, 1.0])
+    """
+    if isinstance(comparisons, Comparison) or not isinstance(comparisons, Sequence):
+        raise TypeError(f"comparisons must be a sequence of Comparison, got {comparisons!r}")
+    if not comparisons or not all(isinstance(c, Comparison) for c in comparisons):
+        raise TypeError(f"comparisons must be a sequence of Comparison, got {comparisons!r}")
+    if any(c.adjustment is not None for c in comparisons):
+        raise ValueError("comparisons must not be adjusted already (adjustment is None)")
+    adjusted = holm([c.p_value for c in comparisons])
     return [
         dataclasses.replace(c, p_value=float(p), adjustment="holm")
-        for c, p in zip(results, adjusted, strict=True)
+        for c, p in zip(comparisons, adjusted, strict=True)
     ]

@@ -363,6 +363,28 @@ def test_compare_many_adjusts_the_family_with_holm():
         stats.compare_many({"step": [1.0, 2.0]})
 
 
+def test_holm_adjust_adjusts_a_family_made_one_by_one_as_compare_many_does():
+    """The same family through compare_many and through compare + holm_adjust: the same
+    adjusted p values (Holm 1979), the intervals untouched; bad families are refused."""
+    rng = np.random.default_rng(8)
+    runs = {name: rng.normal(shift, 1, size=6) for name, shift in [("step", 0), ("cos", 1.5),
+                                                                    ("peak", 0.3)]}  # fmt: skip
+    many = stats.compare_many(runs, baseline="step", **FAST)
+    one_by_one = [stats.compare(runs[x], runs["step"], labels=(x, "step"), **FAST)
+                  for x in ("cos", "peak")]  # fmt: skip
+    adjusted = stats.holm_adjust(one_by_one)
+    assert adjusted == many
+    assert [c.ci for c in adjusted] == [c.ci for c in one_by_one]
+    np.testing.assert_allclose([c.p_value for c in adjusted],
+                               stats.holm([c.p_value for c in one_by_one]))  # fmt: skip
+    with pytest.raises(ValueError, match="adjusted already"):
+        stats.holm_adjust(adjusted)
+    with pytest.raises(TypeError, match="sequence of Comparison"):
+        stats.holm_adjust(one_by_one[0])
+    with pytest.raises(TypeError, match="sequence of Comparison"):
+        stats.holm_adjust([])
+
+
 # --- plots.seed_band -----------------------------------------------------------------------
 
 
