@@ -363,6 +363,26 @@ def test_compare_many_adjusts_the_family_with_holm():
         stats.compare_many({"step": [1.0, 2.0]})
 
 
+def test_holm_adjust_adjusts_comparisons_of_different_measurements_as_one_family():
+    """Holm (1979) over p values of comparisons that compare_many cannot form (different
+    measurements); the unadjusted intervals are kept and an adjusted family is refused."""
+    rng = np.random.default_rng(9)
+    family = [
+        stats.compare(rng.normal(0, 1, 6), rng.normal(shift, 1, 6), **FAST)
+        for shift in (0.0, 1.0, 2.5)
+    ]
+    adjusted = stats.holm_adjust(family)
+    np.testing.assert_allclose(
+        [c.p_value for c in adjusted], stats.holm([c.p_value for c in family])
+    )
+    assert [c.ci for c in adjusted] == [c.ci for c in family]
+    assert all(c.adjustment == "holm" and "Holm-adjusted p" in c.verdict for c in adjusted)
+    with pytest.raises(ValueError, match="must not be adjusted already"):
+        stats.holm_adjust(adjusted)
+    with pytest.raises(TypeError, match="non-empty sequence of Comparison"):
+        stats.holm_adjust([])
+
+
 # --- plots.seed_band -----------------------------------------------------------------------
 
 
