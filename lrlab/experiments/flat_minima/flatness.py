@@ -2,8 +2,8 @@
 seeds, each run followed during training (loss, gradient norm, sharpness against its stability
 bound) and its final model measured in every way Seong et al. (2018) measure flatness.
 
->>> SEONG.config("classroom")["schedules"]
-['step', 'gaussian']
+>>> len(SEONG.config("classroom")["schedules"]), SEONG.config("smoke")["schedules"]
+(6, ['step', 'gaussian'])
 """
 
 from __future__ import annotations
@@ -293,7 +293,6 @@ SEONG = Experiment(
     },
     scales={
         "classroom": {
-            "schedules": ["step", "gaussian"],
             "seeds": [0, 1],
             "epochs": 3,
             "sharpness_every": 1,
