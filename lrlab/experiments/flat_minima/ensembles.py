@@ -29,6 +29,7 @@ from lrlab.experiments.flat_minima.training import (
     TRAINING,
     load_data,
     run_schedules,
+    smoke_epochs,
     train_one,
     train_work,
 )
@@ -136,6 +137,6 @@ ENSEMBLES = Experiment(
     scales={
         "classroom": {"seeds": [0, 1, 2, 3], "epochs": 2},
         "paper": PAPER,
-        "smoke": {"seeds": [0, 1, 2, 3], "epochs": 1},
+        "smoke": lambda config: {"seeds": [0, 1, 2, 3], "epochs": smoke_epochs(config)},
     },
 )

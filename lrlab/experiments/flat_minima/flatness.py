@@ -25,6 +25,7 @@ from lrlab.experiments.flat_minima.training import (
     load_data,
     peak_epoch,
     run_schedules,
+    smoke_epochs,
     train_one,
     train_work,
 )
@@ -305,10 +306,10 @@ SEONG = Experiment(
             "surface_points": 5,
         },
         "paper": PAPER,
-        "smoke": {
+        "smoke": lambda config: {
             "schedules": ["step", "gaussian"],
             "seeds": [0, 1],
-            "epochs": 2,
+            "epochs": smoke_epochs(config, least=2),
             "sharpness_every": 1,
             "sharpness_examples": 32,
             "match_levels": 3,

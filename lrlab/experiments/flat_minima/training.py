@@ -25,6 +25,7 @@ __all__ = [
     "load_data",
     "peak_epoch",
     "seong_schedules",
+    "smoke_epochs",
     "train_one",
     "train_work",
 ]
@@ -180,6 +181,19 @@ def train_one(config: Mapping[str, Any], dataset, schedule, seed: int, callbacks
         callbacks=list(callbacks),
     )
     return model, history
+
+
+def smoke_epochs(config: Mapping[str, Any], least: int = 1) -> int:
+    """Epochs of a smoke run: at least ``least``, and enough for 4 steps (the fewest the
+    schedules take: step decay's two milestones), however few examples the data set has.
+
+    Examples
+    --------
+    >>> smoke_epochs({"dataset": "mnist1d", "batch_size": 128}, least=2)
+    2
+    """
+    steps_per_epoch = math.ceil(TRAIN_EXAMPLES[config["dataset"]] / config["batch_size"])
+    return max(least, math.ceil(4 / steps_per_epoch))
 
 
 def train_work(config: Mapping[str, Any]) -> int:
