@@ -99,9 +99,9 @@ def _run(seed, losses, first=1, diverged=False):
 
 def test_equal_loss_leaves_out_failed_runs_and_reads_every_run_late_only():
     """The failure behind issue 21's defect 1: matching at the final loss of an outlier put
-    every matched point mid-run. Here one run ends above the failure threshold and one
-    diverges: neither appears, and every point read lies in the last third."""
-    config = {"epochs": 30, "late_fraction": 1 / 3, "failed_loss": 0.1, "match_levels": 5}
+    every matched point mid-run. Here one run ends far above the others and one diverges:
+    neither appears, and every point read lies in the last third."""
+    config = {"epochs": 30, "late_fraction": 1 / 3, "failed_factor": 10.0}
     falling = np.geomspace(2.0, 0.01, 30)
     runs = {
         "a": [_run(0, falling), _run(1, falling * 1.5), _run(2, np.full(30, 0.3))],
@@ -110,20 +110,28 @@ def test_equal_loss_leaves_out_failed_runs_and_reads_every_run_late_only():
     out = flat_minima.equal_loss(runs, config)
     first = flat_minima.first_late_epoch(config)
     assert first == 20 and first / config["epochs"] >= 2 / 3
+    assert out["failed_limit"] == pytest.approx(10 * np.median([0.01, 0.015, 0.3, 0.02]))
     assert out["failed"] == {"a": [2], "b": [1]}
-    late = [falling[first - 1 :] * f for f in (1, 1.5, 2)]
-    assert out["levels"][0] == pytest.approx(min(map(min, late)))
-    assert out["levels"][-1] == pytest.approx(max(map(max, late)))
-    for name, per_level in out["points"].items():
-        for points in per_level:
-            for seed, epoch, _lam in points:
-                assert epoch >= first and seed not in out["failed"][name]
-    assert flat_minima.common_level(out, "a", "b") is not None
+    assert [seed for seed, *_ in out["late"]["a"]] == [0, 1]
+    (pair,) = out["pairs"]
+    assert (pair["name_a"], pair["name_b"]) == ("a", "b")
+    # late ranges: a [0.01, 0.062] and [0.015, 0.093], b [0.02, 0.124]; all three cover
+    # the levels from 0.02 to 0.062, and the lowest of them is taken
+    assert pair["level"] == pytest.approx(0.02)
+    assert [p[0] for p in pair["a"]] == [0, 1] and [p[0] for p in pair["b"]] == [0]
+    for _seed, epoch, lam in pair["a"] + pair["b"]:
+        assert epoch >= first and lam == pytest.approx(10 * pair["level"], rel=0.05)
+    swapped = flat_minima.matched_pair(out, "b", "a")
+    assert swapped["a"] == pair["b"] and swapped["level"] == pair["level"]
 
 
-def test_common_level_is_none_without_a_shared_level():
-    matched = {"levels": [0.1, 0.2], "points": {"a": [[[0, 30, 1.0]], []], "b": [[], [[1, 33, 3]]]}}
-    assert flat_minima.common_level(matched, "a", "b") is None
+def test_match_pair_finds_no_level_where_late_ranges_do_not_overlap():
+    """Two schedules that sit at different losses late in training cannot be compared at
+    equal loss there, however low or high a level is tried."""
+    a = [_run(0, np.geomspace(1.0, 0.01, 30))]
+    b = [_run(0, np.geomspace(2.0, 0.1, 30))]
+    assert flat_minima.match_pair(a, b, first_epoch=25) == {"level": None, "a": [], "b": []}
+    assert flat_minima.match_pair(a, b, first_epoch=1)["level"] is not None  # mid-run: yes
 
 
 @pytest.mark.slow

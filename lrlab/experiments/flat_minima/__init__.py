@@ -24,10 +24,13 @@ from __future__ import annotations
 from lrlab.experiments.flat_minima.ensembles import ENSEMBLES, run_ensembles
 from lrlab.experiments.flat_minima.flatness import SEONG, run_flatness
 from lrlab.experiments.flat_minima.matching import (
-    common_level,
     equal_loss,
+    failure_limit,
     first_late_epoch,
     late_crossing,
+    late_range,
+    match_pair,
+    matched_pair,
 )
 from lrlab.experiments.flat_minima.training import (
     SCHEDULES,
@@ -43,10 +46,13 @@ __all__ = [
     "SCHEDULES",
     "SEONG",
     "TRAINING",
-    "common_level",
     "equal_loss",
+    "failure_limit",
     "first_late_epoch",
     "late_crossing",
+    "late_range",
+    "match_pair",
+    "matched_pair",
     "peak_epoch",
     "run_ensembles",
     "run_flatness",

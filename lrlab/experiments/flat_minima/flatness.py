@@ -216,7 +216,7 @@ def run_flatness(
     config : dict
         Keys as in :data:`SEONG`'s base: data set and model, schedules and seeds, the
         training budget and optimiser, when and on how many examples sharpness is measured,
-        the equal-loss comparison (``late_fraction``, ``failed_loss``, ``match_levels``) and
+        the equal-loss comparison (``late_fraction``, ``failed_factor``) and
         the grids of the flatness measures (``random_radii`` as ``[start, stop, points]`` in
         filter-normalised units; ``path_max`` and ``fooling_radius`` Euclidean distances in
         weight space; ``noise_max`` the input noise norm; ``probe_examples`` training
@@ -277,12 +277,11 @@ SEONG = Experiment(
     work=train_work,
     base={
         **TRAINING,
-        "seeds": list(range(12)),
+        "seeds": list(range(16)),
         "sharpness_every": 4,
         "sharpness_examples": 512,
         "late_fraction": 1 / 3,
-        "failed_loss": 0.1,
-        "match_levels": 12,
+        "failed_factor": 10.0,
         "directions": 2,
         "random_radii": [-1.0, 1.0, 13],
         "path_max": 4.0,
@@ -298,7 +297,6 @@ SEONG = Experiment(
             "epochs": 3,
             "sharpness_every": 1,
             "sharpness_examples": 128,
-            "match_levels": 4,
             "directions": 1,
             "random_radii": [-1.0, 1.0, 5],
             "path_points": 3,
@@ -312,7 +310,6 @@ SEONG = Experiment(
             "epochs": smoke_epochs(config, least=2),
             "sharpness_every": 1,
             "sharpness_examples": 32,
-            "match_levels": 3,
             "directions": 1,
             "random_radii": [-1.0, 1.0, 3],
             "path_points": 3,
