@@ -278,7 +278,7 @@ SEONG = Experiment(
     base={
         **TRAINING,
         "seeds": list(range(16)),
-        "sharpness_every": 4,
+        "sharpness_every": 2,
         "sharpness_examples": 512,
         "late_fraction": 1 / 3,
         "failed_factor": 10.0,
