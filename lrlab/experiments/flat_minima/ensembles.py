@@ -131,12 +131,16 @@ ENSEMBLES = Experiment(
     base={
         **TRAINING,
         "schedules": ["step", "gaussian"],
-        "seeds": list(range(20)),
-        "group_sizes": [1, 2],
+        "seeds": list(range(30)),
+        "group_sizes": [1, 2, 3],
     },
     scales={
-        "classroom": {"seeds": [0, 1, 2, 3], "epochs": 2},
+        "classroom": {"seeds": [0, 1, 2, 3], "group_sizes": [1, 2], "epochs": 2},
         "paper": PAPER,
-        "smoke": lambda config: {"seeds": [0, 1, 2, 3], "epochs": smoke_epochs(config)},
+        "smoke": lambda config: {
+            "seeds": [0, 1, 2, 3],
+            "group_sizes": [1, 2],
+            "epochs": smoke_epochs(config),
+        },
     },
 )
