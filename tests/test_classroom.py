@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lrlab import classroom, cli
+from lrlab.classroom.checks import flat_minima as flat_minima_checks
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
@@ -264,12 +265,39 @@ def test_check_answers_match_the_closed_forms():
     assert rate == pytest.approx(1e-3 * growth**2, rel=1e-4)  # TEXP: eta_t s_t s_{t+1}
 
 
+def _escape_steps(peak_lr: float) -> int:
+    """The two wells of book/flat-minima (curvatures 20 at -1 and 2 at 2, the lower parabola
+    wins) written out by hand: the fewest steps at ``peak_lr`` after which plain gradient
+    descent from -1.05, continued at 0.05, ends in the flat well."""
+
+    def grad(x):
+        return 20 * (x + 1) if 10 * (x + 1) ** 2 <= (x - 2) ** 2 else 2 * (x - 2)
+
+    for steps in range(100):
+        x = -1.05
+        for t in range(steps + 2000):
+            x -= (peak_lr if t < steps else 0.05) * grad(x)
+        if abs(x - 2) < 1e-6:
+            return steps
+    raise AssertionError("no escape")
+
+
+def _random_bound_ratio_rms(W: np.ndarray) -> float:
+    """Monte Carlo over 20,000 random directions: the root mean square of ||W dx|| over
+    sigma_max ||dx|| (Seong's Proposition 1 bound; the ||x|| cancels)."""
+    dx = np.random.default_rng(0).normal(size=(20_000, W.shape[1]))
+    ratios = np.linalg.norm(dx @ W.T, axis=1) / (np.linalg.norm(W, 2) * np.linalg.norm(dx, axis=1))
+    return float(np.sqrt(np.mean(ratios**2)))
+
+
 def test_later_chapters_check_answers_match_the_closed_forms():
     answer = {label: np.asarray(ex.expected(), dtype=float) for label, ex in EXERCISES.items()}
     eta, beta = 0.01, 0.9  # Cohen et al. (2021): (2 + 2 beta)/eta; Nesterov 2(1 + b)/((1 + 2b) eta)
     edges = [(2 + 2 * beta) / eta, 2 * (1 + beta) / ((1 + 2 * beta) * eta)]
     np.testing.assert_allclose(answer["eos-ex-nesterov"], edges, rtol=1e-12)
-    np.testing.assert_allclose(answer["flat-minima-ex-cliff"], [2 / 20, 2 / 50], rtol=1e-12)
+    assert answer["flat-minima-ex-escape"].tolist() == [_escape_steps(p) for p in (0.12, 0.15)]
+    rms = _random_bound_ratio_rms(flat_minima_checks.first_layer_matrix().numpy())
+    np.testing.assert_allclose(answer["flat-minima-ex-bound"], [1.0, rms], rtol=0.01)
     sgdr_ends = [10 * (2**k - 1) for k in (1, 2, 3, 4)]  # cycle k ends after T0 (2^k - 1) epochs
     cyclic_ends = list(range(8, 150, 8))  # complete 3 + 5 epoch cycles only
     assert answer["restarts-ex-ends"].tolist() == sgdr_ends + cyclic_ends
