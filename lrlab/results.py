@@ -5,7 +5,7 @@ outcome stored as ``<name>.json`` together with how it was produced::
 
     {"name": ..., "config": {...}, "result": {...}, "result_type": "History" or "json",
      "provenance": {"command", "git_commit", "git_dirty", "lrlab_version", "torch_version",
-                    "python_version", "device", "seed", "wall_time_s", "date"}}
+                    "python_version", "device", "seed", "wall_time_s", "cpu_time_s", "date"}}
 
 A chapter then calls :func:`load_or_run`: it shows the stored result when one exists for
 exactly the chapter's configuration, and otherwise runs a CPU-sized variant and says so.
@@ -116,6 +116,7 @@ def provenance(
     device: str | None = None,
     seed: int | None = None,
     wall_time_s: float | None = None,
+    cpu_time_s: float | None = None,
 ) -> dict[str, Any]:
     """Describe how a result was produced: command, code version, machine, seed, time.
 
@@ -130,13 +131,16 @@ def provenance(
         The run's random seed.
     wall_time_s : float, optional
         How long the run took, in seconds.
+    cpu_time_s : float, optional
+        The CPU seconds it took, summed over its processes (on two cores busy all the
+        time, twice the wall time).
 
     Returns
     -------
     dict
         Keys ``command, git_commit, git_dirty, lrlab_version, torch_version,
-        python_version, platform, device, seed, wall_time_s, date`` (``git_commit`` is
-        ``None`` outside a git checkout; ``date`` is UTC in ISO 8601).
+        python_version, platform, device, seed, wall_time_s, cpu_time_s, date``
+        (``git_commit`` is ``None`` outside a git checkout; ``date`` is UTC in ISO 8601).
 
     Examples
     --------
@@ -161,6 +165,7 @@ def provenance(
         "device": device if device is not None else lrlab.device_name(),
         "seed": seed,
         "wall_time_s": wall_time_s,
+        "cpu_time_s": cpu_time_s,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -217,6 +222,7 @@ def save(
     device: str | None = None,
     seed: int | None = None,
     wall_time_s: float | None = None,
+    cpu_time_s: float | None = None,
     root: str | os.PathLike | None = None,
 ) -> Path:
     """Store a result with its configuration and provenance as ``<root>/<name>.json``.
@@ -230,7 +236,7 @@ def save(
         ``History`` from :func:`load`.
     config : mapping
         The run's configuration (JSON-serialisable). :func:`load_or_run` compares it.
-    command, device, seed, wall_time_s
+    command, device, seed, wall_time_s, cpu_time_s
         Provenance (see :func:`provenance`). For a ``History`` result, ``device``,
         ``seed`` and ``wall_time_s`` default to the History's own.
     root : path, optional
@@ -264,7 +270,11 @@ def save(
         "result_type": "History" if is_history else "json",
         "result": as_stored(result),
         "provenance": provenance(
-            command=command, device=device, seed=seed, wall_time_s=wall_time_s
+            command=command,
+            device=device,
+            seed=seed,
+            wall_time_s=wall_time_s,
+            cpu_time_s=cpu_time_s,
         ),
     }
     return atomic_write(path, dumps(encode(record)) + "\n")
