@@ -12,8 +12,8 @@ sentence the chapter prints and never retypes::
     cosine is higher than step by 0.70 points (95% CI 0.45 to 0.95, p < 0.001, 10 seeds each).
 
 :func:`summary` gives one arm's mean with a t interval, :func:`holm` adjusts the p values of a
-family of comparisons (Holm 1979) and :func:`compare_many` compares several arms at once with
-Holm-adjusted p values.
+family of comparisons (Holm 1979), :func:`compare_many` compares several arms at once with
+Holm-adjusted p values and :func:`adjust` Holm-adjusts any family of comparisons.
 
 Inputs are one number per seed and must be finite: a seed that diverged (NaN or inf) is for
 the caller to handle, by leaving it out and saying how many diverged, or by giving it the value
@@ -32,7 +32,7 @@ from scipy import stats as _scipy_stats
 
 from lrlab import _check
 
-__all__ = ["Comparison", "Summary", "compare", "compare_many", "holm", "summary"]
+__all__ = ["Comparison", "Summary", "adjust", "compare", "compare_many", "holm", "summary"]
 
 
 def _values(name: str, values, minimum: int = 2) -> np.ndarray:
@@ -446,9 +446,44 @@ def compare_many(
     else:
         baseline = _check.choice("baseline", baseline, names)
         pairs = [(x, baseline) for x in names if x != baseline]
-    results = [compare(groups[x], groups[y], labels=(x, y), **options) for x, y in pairs]
-    adjusted = holm([c.p_value for c in results])
+    return adjust([compare(groups[x], groups[y], labels=(x, y), **options) for x, y in pairs])
+
+
+def adjust(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons of one family with their p values Holm-adjusted (:func:`holm`).
+
+    For a family that :func:`compare_many` cannot build, because its pairs are not arms of
+    one mapping: before against after in several runs, one measure in several layers.
+
+    Parameters
+    ----------
+    comparisons : sequence of Comparison
+        The family, at least one, none adjusted yet.
+
+    Returns
+    -------
+    list of Comparison
+        In the same order, with ``adjustment="holm"`` and the adjusted p value; the
+        intervals are the unadjusted ones.
+
+    Examples
+    --------
+    >>> from lrlab import stats
+    >>> before, after = [1.0, 1.1, 0.9, 1.2, 1.0], [2.0, 2.3, 1.8, 2.2, 2.1]
+    >>> family = [stats.compare(after, before, paired=True),
+    ...           stats.compare([1.0, 1.2, 0.9, 1.1, 1.0], before, paired=True)]
+    >>> [c.p_value for c in family], [c.p_value for c in adjust(family)]
+    ([0.0625, 1.0], [0.125, 1.0])
+    """
+    comparisons = list(comparisons)
+    if not comparisons or not all(isinstance(c, Comparison) for c in comparisons):
+        raise TypeError(
+            f"comparisons must be a non-empty sequence of Comparison, got {comparisons!r}"
+        )
+    if any(c.adjustment is not None for c in comparisons):
+        raise ValueError("comparisons must not be adjusted already (their adjustment is set)")
+    adjusted = holm([c.p_value for c in comparisons])
     return [
         dataclasses.replace(c, p_value=float(p), adjustment="holm")
-        for c, p in zip(results, adjusted, strict=True)
+        for c, p in zip(comparisons, adjusted, strict=True)
     ]
