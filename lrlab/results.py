@@ -45,6 +45,7 @@ __all__ = [
     "results_root",
     "save",
     "shown_path",
+    "source_note",
     "stack",
 ]
 
@@ -146,7 +147,7 @@ def provenance(
     --------
     >>> p = provenance(command="lrlab train", device="cpu", seed=0)
     >>> p["command"], p["seed"], sorted(p)[:3]
-    ('lrlab train', 0, ['command', 'date', 'device'])
+    ('lrlab train', 0, ['command', 'cpu_time_s', 'date'])
     """
     import torch
 
@@ -168,6 +169,54 @@ def provenance(
         "cpu_time_s": cpu_time_s,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+def source_note(record: Mapping[str, Any]) -> str:
+    """Where a chapter's numbers come from and what they cost, as one phrase for its page.
+
+    For a stored record: its name, git commit, device and date, its wall time and its CPU
+    time (summed over processes, and divided by two: the time on two busy cores). For a
+    record of :func:`lrlab.experiments.load_or_run` that ran just now instead: the scale
+    it ran at.
+
+    Parameters
+    ----------
+    record : mapping
+        A record of :func:`load` or :func:`lrlab.experiments.load_or_run` (``"source"``
+        ``"stored"`` or ``"live run"``; a plain stored record has none).
+
+    Returns
+    -------
+    str
+        Markdown, without a final full stop.
+
+    Examples
+    --------
+    >>> prov = {"git_commit": "0123456789abcdef", "device": "cpu", "date": "2026-12-07T10:00",
+    ...         "wall_time_s": 450.0, "cpu_time_s": 840.0}
+    >>> print(source_note({"name": "catapult", "provenance": prov}))
+    the stored result `catapult` (git commit `0123456789`, cpu, 2026-12-07; 7.5 minutes of \
+wall time, 14.0 minutes of CPU time, that is 7.0 minutes on two cores)
+    >>> print(source_note({"source": "live run", "scale": "classroom", "provenance": prov}))
+    a classroom-scale run made just now (no matching stored result was found)
+    """
+    if record.get("source", "stored") != "stored":
+        return (
+            f"a {record.get('scale', 'smaller')}-scale run made just now "
+            "(no matching stored result was found)"
+        )
+    prov = record["provenance"]
+    parts = [f"git commit `{str(prov.get('git_commit'))[:10]}`", str(prov.get("device"))]
+    if prov.get("date"):
+        parts.append(str(prov["date"])[:10])
+    cost = []
+    if prov.get("wall_time_s") is not None:
+        cost.append(f"{prov['wall_time_s'] / 60:.1f} minutes of wall time")
+    if prov.get("cpu_time_s") is not None:
+        cpu = prov["cpu_time_s"] / 60
+        cost.append(f"{cpu:.1f} minutes of CPU time, that is {cpu / 2:.1f} minutes on two cores")
+    details = ", ".join(parts) + ("; " + ", ".join(cost) if cost else "")
+    return f"the stored result `{record['name']}` ({details})"
 
 
 def _is_history(result) -> bool:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from lrlab import _pool, experiments
+from lrlab import _pool, experiments, results
 from lrlab.experiments.experiment import Experiment
 
 
@@ -44,6 +44,9 @@ def test_cpu_time_counts_the_tasks_of_every_process(jobs, monkeypatch, tmp_path)
     own = sum(record["result"]["own"])
     assert own > 0
     assert record["provenance"]["cpu_time_s"] >= 0.95 * own
+    # the page says what the provenance measured, halved for two cores
+    two_cores = record["provenance"]["cpu_time_s"] / 120
+    assert f"that is {two_cores:.1f} minutes on two cores" in results.source_note(record)
 
 
 def test_cpu_seconds_never_decreases():

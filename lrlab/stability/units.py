@@ -2,10 +2,10 @@
 
 A ReLU unit whose pre-activation is negative on every input passes no gradient to the
 weights that feed it, so gradient descent on that data can never switch it on again: it is
-*dead*. A step that is too large can push many units there at once; "as much as 40% of
-your network can be dead" with too high a rate (Karpathy, CS231n notes), and in the
-catapult phase of wide ReLU networks the activations grow sparser as the rate grows
-(Meltzer, Chen & Liu 2023). :func:`dead_units` counts them.
+*dead*. A step that is too large can push many units there at once: in the catapult phase
+of wide ReLU networks the activations grow sparser as the rate grows (Meltzer, Chen & Liu
+2023, "Catapult dynamics and phase transitions in quadratic nets"). :func:`dead_units`
+counts them.
 """
 
 from __future__ import annotations
