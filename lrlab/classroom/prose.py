@@ -20,6 +20,8 @@ __all__ = ["chapter_text", "sentences"]
 
 #: A sentence ends at ., ! or ? followed by white space and a capital, a digit, or markup.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$`*({\[])")
+#: A block ends at a blank line or where a list item starts.
+_BLOCK_END = re.compile(r"\n\s*\n|\n(?=[ \t]*(?:[-*+]|\d+\.)[ \t])")
 
 
 def _candidates(name: str, root) -> list[Path]:
@@ -69,7 +71,8 @@ def chapter_text(name: str, root: str | os.PathLike | None = None) -> str | None
 
 def sentences(text: str, pattern: str | None = None) -> list[str]:
     """The sentences of ``text`` (line breaks within a sentence made spaces), those that
-    match the regular expression ``pattern`` (case-insensitive) if one is given.
+    match the regular expression ``pattern`` (case-insensitive) if one is given. A blank
+    line and the start of a list item end a sentence too.
 
     Examples
     --------
@@ -77,12 +80,14 @@ def sentences(text: str, pattern: str | None = None) -> list[str]:
     ['Then it falls, see Damian.']
     >>> len(sentences("One. Two. $x$ three."))
     3
+    >>> sentences("Notice:\\n- a rises,\\n  then falls;\\n- b stays.")
+    ['Notice:', '- a rises, then falls;', '- b stays.']
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     parts = [
         " ".join(p.split())
-        for block in re.split(r"\n\s*\n", text)
+        for block in _BLOCK_END.split(text)
         for p in _SENTENCE_END.split(block)
     ]
     parts = [p for p in parts if p]
