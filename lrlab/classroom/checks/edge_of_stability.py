@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from lrlab import curvature, dynamics
 from lrlab.classroom.selfcheck import exercise
 
@@ -48,6 +50,7 @@ def _momentum_thresholds():
     rtol=1e-3,
     close=0.05,
 )
+@functools.cache  # trains a network: once per process
 def _first_network_sharpness():
     import torch
 
@@ -78,6 +81,7 @@ def _first_network_sharpness():
     rtol=1e-3,
     close=0.1,
 )
+@functools.cache  # trains a network: once per process
 def _heavy_ball_fraction():
     from lrlab.experiments import edge_of_stability
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from lrlab import stability
@@ -44,6 +46,7 @@ def _trained_mlp():
     rtol=1e-3,
     close=0.05,
 )
+@functools.cache  # trains a network: once per process
 def _second_layer_growth():
     digits, net = _trained_mlp()
     x, y = digits.tensors("train")
@@ -62,6 +65,7 @@ def _second_layer_growth():
     rtol=1e-3,
     close=0.2,
 )
+@functools.cache  # trains a network: once per process
 def _batch_cosines():
     from lrlab import data, models, train
 
