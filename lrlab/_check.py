@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["choice", "flag", "integer", "integers", "number", "rates"]
+__all__ = ["array", "choice", "flag", "integer", "integers", "number", "rates"]
 
 
 def _shown(value) -> str:
@@ -100,6 +100,8 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
     finite: bool = True,
+    low_name: str | None = None,
+    high_name: str | None = None,
 ) -> float:
     """``value`` as a ``float`` if it is a real number within the bounds.
 
@@ -115,6 +117,9 @@ def number(
         Exclude the bound itself (``> low`` rather than ``>= low``).
     finite : bool
         Reject NaN and infinities (NaN is always rejected when a bound is given).
+    low_name, high_name : str, optional
+        The parameter a bound is the value of, for the message: ``min_lr must be <
+        max_lr (0.3), got 0.5``.
 
     Examples
     --------
@@ -128,6 +133,10 @@ def number(
     Traceback (most recent call last):
     ...
     ValueError: momentum must be in [0, 1), got 1.0
+    >>> number("min_lr", 0.5, high=0.3, high_open=True, high_name="max_lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: min_lr must be < max_lr (0.3), got 0.5
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number, got {_shown(value)}")
@@ -138,12 +147,14 @@ def number(
     below = high is None or (value < high if high_open else value <= high)
     if above and below and (math.isfinite(value) or not finite):
         return value
+    lo = "" if low is None else f"{low:g}" if low_name is None else f"{low_name} ({low:g})"
+    hi = "" if high is None else f"{high:g}" if high_name is None else f"{high_name} ({high:g})"
     if low is not None and high is not None:
-        allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        allowed = f"in {'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
     elif low is not None:
-        allowed = f"{'>' if low_open else '>='} {low:g}"
+        allowed = f"{'>' if low_open else '>='} {lo}"
     elif high is not None:
-        allowed = f"{'<' if high_open else '<='} {high:g}"
+        allowed = f"{'<' if high_open else '<='} {hi}"
     else:
         allowed = "a finite number"
     raise ValueError(f"{name} must be {allowed}, got {_shown(value)}")
@@ -212,3 +223,42 @@ def rates(name: str, value) -> tuple[np.ndarray, bool]:
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return np.atleast_1d(values), values.ndim == 0
+
+
+def array(
+    name: str,
+    value,
+    *,
+    finite: bool = True,
+    positive: bool = False,
+    min_size: int = 1,
+    ndim: int | None = None,
+) -> np.ndarray:
+    """``value`` as a float64 NumPy array, if it has at least ``min_size`` entries (and
+    ``ndim`` dimensions), all finite (``finite``) and > 0 (``positive``).
+
+    Examples
+    --------
+    >>> array("x0", [0.5, 1.0]).tolist()
+    [0.5, 1.0]
+    >>> array("h", [1.0, float("nan")])
+    Traceback (most recent call last):
+    ...
+    ValueError: h must hold finite numbers, got [1.0, nan]
+    """
+    try:
+        values = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {_shown(value)}"
+        ) from None
+    if ndim is not None and values.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {values.shape}")
+    if values.size < min_size:
+        raise ValueError(f"{name} must hold at least {min_size} value(s), got {values.size}")
+    kind = "finite numbers > 0" if positive else "finite numbers"
+    if (finite or positive) and not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} must hold {kind}, got {_shown(value)}")
+    if positive and np.any(values <= 0):
+        raise ValueError(f"{name} must hold {kind}, got {_shown(value)}")
+    return values

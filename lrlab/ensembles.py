@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lrlab import _check
+
 __all__ = [
     "EnsembleScores",
     "Snapshots",
@@ -69,11 +71,7 @@ def _check_steps(name: str, steps, total_steps: int | None = None) -> tuple[int,
 
 
 def _check_count(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value}")
-    return int(value)
+    return _check.integer(name, value, minimum=1)
 
 
 def cycle_ends(schedule_or_steps, total_steps: int) -> list[int]:
@@ -372,9 +370,7 @@ def predict(
     """
     count = len(members) if isinstance(members, (Sequence, Snapshots)) else None
     if k is not None:
-        k = _check_count("k", k)
-        if count is not None and count and k > count:
-            raise ValueError(f"k must be an integer in [1, {count}], got {k}")
+        k = _check.integer("k", k, minimum=1, maximum=count or None)
     log_probs, _ = member_log_probs(members, data, split, model, batch_size)
     k = len(log_probs) if k is None else k
     return (torch.logsumexp(log_probs[:k], dim=0) - math.log(k)).exp()

@@ -136,8 +136,8 @@ def _tabulated(name: str, params: dict, rates: np.ndarray) -> Schedule:
     steps = len(rates)
 
     def lookup(t: np.ndarray) -> np.ndarray:
-        if t.size and t.max() >= steps:
-            raise ValueError(f"step must be < {steps} (the schedule was built for that many steps)")
+        if t.size:  # the schedule was built for that many steps
+            _check.integer("step", int(t.max()), maximum=steps - 1)
         return rates[t.astype(np.int64)]
 
     return Schedule(name, params, lookup)

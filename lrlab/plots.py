@@ -96,8 +96,8 @@ def subplots(
     >>> fig.get_size_inches().tolist()
     [6.4, 3.6]
     """
-    if nrows < 1 or ncols < 1:
-        raise ValueError(f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}")
+    nrows = _check.integer("nrows", nrows, minimum=1)
+    ncols = _check.integer("ncols", ncols, minimum=1)
     use_style()
     width = width if width is not None else max(6.4, 3.2 * ncols)
     height = height if height is not None else max(3.6, 3.0 * nrows)
@@ -161,9 +161,7 @@ def plot_schedules(
     if not schedules:
         raise ValueError("schedules must name at least one schedule, got an empty mapping")
     if isinstance(steps, (int, np.integer)):
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        t = np.arange(int(steps))
+        t = np.arange(_check.integer("steps", steps, minimum=1))
     else:
         t = np.asarray(steps)
         if t.ndim != 1 or t.size == 0 or not np.issubdtype(t.dtype, np.integer):

@@ -231,8 +231,7 @@ def _batches(n: int, batch_size: int | None, steps: int, seed: int) -> list[torc
     """Per-step example indices (``None`` = the whole batch), the same for both runs."""
     if batch_size is None:
         return [None] * steps
-    if int(batch_size) != batch_size or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be an integer in [1, {n}], got {batch_size!r}")
+    batch_size = _check.integer("batch_size", batch_size, minimum=1, maximum=n)
     generator = torch.Generator().manual_seed(int(seed))
     return [torch.randperm(n, generator=generator)[: int(batch_size)] for _ in range(steps)]
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
+from lrlab import _check
+
 #: The most frames one scrubber may hold (the book's page budget assumes it).
 MAX_FRAMES = 40
 
@@ -179,8 +181,7 @@ def scrubber(
     1
     """
     values, texts, first = check_frames(draw, values, label=label, fmt=fmt, start=start)
-    if not isinstance(dpi, Real) or not 10 <= dpi <= 300:
-        raise ValueError(f"dpi must be a number in [10, 300], got {dpi!r}")
+    dpi = _check.number("dpi", dpi, 10, 300)
     import matplotlib.pyplot as plt
 
     frames, sizes = [], set()
@@ -365,9 +366,7 @@ def _start_index(values: list, start) -> int:
         return len(values) // 2
     if isinstance(start, Real) and all(isinstance(v, Real) for v in values):
         return min(range(len(values)), key=lambda i: abs(values[i] - start))
-    if start in values:
-        return values.index(start)
-    raise ValueError(f"start must be one of values, got {start!r}")
+    return values.index(_check.choice("start", start, values))
 
 
 def _render(figure, dpi: float) -> tuple[bytes, tuple[int, int]]:

@@ -66,7 +66,7 @@ def test_from_tensors_checks_its_arguments():
         data.from_tensors(x, y, x[:, 0], y)
     with pytest.raises(TypeError, match="y_train must hold real numbers"):
         data.from_tensors(x, y > 0, x, y > 0)
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\)"):
+    with pytest.raises(ValueError, match=r"labels must be an integer <= 1, got 2"):
         data.from_tensors(x, (y > 0).long() * 2, x, (y > 0).long(), classes=2)
     with pytest.raises(ValueError, match="targets must have shape"):
         data.from_tensors(x, y, x, y, classes=["a", "b"])

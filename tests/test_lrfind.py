@@ -399,7 +399,7 @@ class Untouchable(nn.Module):
     ("options", "message"),
     [
         ({"start_lr": 0.0}, "start_lr must be > 0, got 0.0"),
-        ({"start_lr": 1.0, "end_lr": 0.5}, "end_lr must be finite and > start_lr"),
+        ({"start_lr": 1.0, "end_lr": 0.5}, "end_lr must be > 1, got 0.5"),
         ({"num_iter": 1}, "num_iter must be an integer >= 2"),
         ({"mode": "cos"}, "mode must be one of"),
         ({"smooth": 1.0}, r"smooth must be in \[0, 1\)"),

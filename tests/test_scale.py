@@ -137,7 +137,7 @@ def test_schedules_reject_non_integer_steps():
 def test_tabulated_schedules_reject_steps_past_their_end():
     s = scale.explr_from_schedule(schedules.constant(0.1), 1e-3, 0.9, steps=10)
     assert s(9) > 0
-    with pytest.raises(ValueError, match="step must be < 10"):
+    with pytest.raises(ValueError, match="step must be an integer <= 9, got 10"):
         s(10)
 
 

@@ -219,7 +219,7 @@ def test_steps_to_target_finds_the_first_crossing():
 def test_critical_batch_checks_its_arguments():
     with pytest.raises(ValueError, match="at least two distinct sizes"):
         scaling.critical_batch([8, 8], [10, 12])
-    with pytest.raises(ValueError, match="steps must be finite and > 0"):
+    with pytest.raises(ValueError, match="steps must hold finite numbers > 0"):
         scaling.critical_batch([8, 16], [10, math.inf])
     with pytest.raises(ValueError, match="one length"):
         scaling.critical_batch([8, 16, 32], [10, 12])

@@ -128,7 +128,7 @@ def test_draw_figures_are_closed_so_a_notebook_does_not_show_them_again():
         ({"draw": "solid"}, TypeError, r"^draw must be a callable"),
         ({"label": ""}, ValueError, r"^label must be"),
         ({"values": [0.1, 0.1001]}, ValueError, r"^values must show as distinct"),
-        ({"start": "middle"}, ValueError, r"^start must be one of values"),
+        ({"start": "middle"}, ValueError, r"^start must be one of \(0.2, 0.8\)"),
         ({"dpi": 5}, ValueError, r"^dpi must be"),
     ],
 )
@@ -238,7 +238,7 @@ def test_schedule_explorer_scrubs_choices_and_integers_through_all_their_values(
 
 
 def test_schedule_explorer_rejects_bad_scrub_and_frames():
-    with pytest.raises(ValueError, match="^scrub must be one of"):
+    with pytest.raises(ValueError, match=r"^scrub \(for 'cosine'\) must be one of"):
         widgets.schedule_explorer(family="cosine", scrub="pct_start")
     with pytest.raises(ValueError, match="^frames must be an integer in"):
         widgets.schedule_explorer(family="cosine", frames=41)

@@ -290,8 +290,11 @@ def test_bad_input_is_rejected_with_the_parameter_named():
     x, y = torch.randn(4, 3), torch.zeros(4, dtype=torch.long)
     with pytest.raises(ValueError, match="at least one example"):
         stability.StabilityTracker(x[:0], y[:0])
-    for every in (0, -2, 1.5, True):
+    for every in (0, -2):
         with pytest.raises(ValueError, match="every must be an integer >= 1"):
+            stability.StabilityTracker(x, y, every=every)
+    for every in (1.5, True):  # not an integer at all: a TypeError, as everywhere in lrlab
+        with pytest.raises(TypeError, match="every must be an integer, got"):
             stability.StabilityTracker(x, y, every=every)
     with pytest.raises(ValueError, match="one label per input"):
         stability.StabilityTracker(x, y[:3])

@@ -8,6 +8,7 @@ the scripts in ``benchmarks/``, which print a table instead.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -52,3 +53,53 @@ def test_no_test_asserts_a_wall_clock_bound():
         if (lines := timed_assertions(path.read_text(encoding="utf-8")))
     }
     assert found == {}, f"timed assertions (move them to benchmarks/): {found}"
+
+
+# --- argument checks go through lrlab._check ---------------------------------------------
+
+LRLAB = TESTS.parent / "lrlab"
+#: The messages of the checks lrlab._check offers (an integer in a range, a number in a
+#: range, a choice, a flag): a raise with one of these outside _check is a hand-written copy.
+CHECK_MESSAGES = re.compile(
+    r"must be (an integer|a number|a real number|True or False|one of \{|in [\[(]|[<>]=? )"
+)
+
+
+def hand_written_checks(source: str) -> list[int]:
+    """Line numbers of ``raise ValueError/TypeError(...)`` whose message reads like one of
+    lrlab._check's (see :data:`CHECK_MESSAGES`)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+            continue
+        func = node.exc.func
+        if not (isinstance(func, ast.Name) and func.id in ("ValueError", "TypeError")):
+            continue
+        text = "".join(
+            part.value if isinstance(part, ast.Constant) else "{"
+            for arg in node.exc.args
+            for part in (arg.values if isinstance(arg, ast.JoinedStr) else [arg])
+            if isinstance(part, (ast.Constant, ast.FormattedValue))
+        )
+        if CHECK_MESSAGES.search(text):
+            found.append(node.lineno)
+    return found
+
+
+def test_the_rule_finds_a_hand_written_argument_check():
+    source = 'def f(n):\n    if n < 1:\n        raise ValueError(f"n must be >= 1, got {n}")\n'
+    assert hand_written_checks(source) == [3]
+    choice = 'def f(m):\n    raise ValueError(f"mode must be one of {MODES}, got {m!r}")\n'
+    assert hand_written_checks(choice) == [2]
+    assert hand_written_checks('raise ValueError("steps must be a multiple of 4")\n') == []
+
+
+def test_argument_checks_go_through_the_check_module():
+    """One notion of an integer, a number, a choice and a flag (lrlab._check), one message."""
+    found = {
+        str(path.relative_to(LRLAB.parent)): lines
+        for path in sorted(LRLAB.rglob("*.py"))
+        if path.name != "_check.py"
+        and (lines := hand_written_checks(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}, f"hand-written argument checks (use lrlab._check): {found}"

@@ -141,7 +141,7 @@ def test_resume_refuses_a_checkpoint_of_other_options(digits, tmp_path):
 def test_resume_needs_at_least_the_epochs_done(digits, tmp_path):
     ckpt = tmp_path / "run.ckpt"
     train.fit(mlp(digits), digits, 0.05, 2, checkpoint=ckpt, progress=False)
-    with pytest.raises(ValueError, match="epochs must be >= 2"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 2"):
         train.fit(mlp(digits), digits, 0.05, 1, checkpoint=ckpt, resume=True, progress=False)
 
 

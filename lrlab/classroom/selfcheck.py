@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from lrlab import _check
+
 __all__ = ["Exercise", "Feedback", "check", "exercise", "registered"]
 
 
@@ -141,11 +143,9 @@ def exercise(
     """
     if not isinstance(label, str) or not label:
         raise ValueError(f"label must be a non-empty string, got {label!r}")
-    for name, value in (("rtol", rtol), ("close", close), ("atol", atol)):
-        if not (isinstance(value, (int, float, np.integer, np.floating)) and value >= 0):
-            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    if close < rtol:
-        raise ValueError(f"close must be >= rtol ({rtol}), got {close}")
+    rtol = _check.number("rtol", rtol, low=0)
+    atol = _check.number("atol", atol, low=0)
+    close = _check.number("close", close, low=rtol)
     if not asks or not hint:
         raise ValueError(f"asks and hint must be non-empty, got {asks!r} and {hint!r}")
 
@@ -180,15 +180,9 @@ def registered() -> dict[str, Exercise]:
 
 
 def _as_numbers(answer) -> np.ndarray:
-    try:
-        values = np.asarray(answer, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"answer must be a number or a list of numbers, got {answer!r:.60}"
-        ) from None
-    if values.dtype == object:
-        raise TypeError(f"answer must be a number or a list of numbers, got {answer!r:.60}")
-    return values
+    """A student's answer (a number or a list of numbers) as a float array; NaN and
+    infinities pass (they are wrong answers, not bad input)."""
+    return _check.array("answer", answer, finite=False, min_size=0)
 
 
 def _percent(error: float) -> str:

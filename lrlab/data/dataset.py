@@ -49,8 +49,7 @@ def crop_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, paddin
     """
     if x.ndim != 4:
         raise ValueError(f"x must be a batch of images (batch, channels, h, w), got {x.shape}")
-    if padding < 0:
-        raise ValueError(f"padding must be >= 0, got {padding}")
+    padding = _check.integer("padding", padding, minimum=0)
     batch, channels, height, width = x.shape
     if shifts.shape != (batch, 2) or flips.shape != (batch,):
         raise ValueError(
@@ -136,8 +135,7 @@ class Dataset:
         import lrlab
 
         classes = [str(c) for c in classes]
-        if scale <= 0:
-            raise ValueError(f"scale must be > 0, got {scale}")
+        scale = _check.number("scale", scale, low=0, low_open=True)
         normalize = _check.flag("normalize", normalize)
         self.device = torch.device(device) if device is not None else lrlab.device()
         self._images, self._labels = {}, {}
@@ -195,9 +193,7 @@ class Dataset:
         )
 
     def _split(self, split: str) -> str:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        return split
+        return _check.choice("split", split, SPLITS)
 
     def size(self, split: str) -> int:
         """Number of examples in ``split`` (``"train"`` or ``"test"``)."""
@@ -304,8 +300,9 @@ def _task(split: str, labels: torch.Tensor, n: int, num_classes: int) -> str:
         return "regression"
     if labels.shape != (n,) or labels.dtype == torch.bool:
         raise ValueError(f"{split} labels must be integers of shape ({n},)")
-    if n and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{split} labels must be in [0, {num_classes})")
+    if n:
+        _check.integer(f"{split} labels", int(labels.min()), minimum=0)
+        _check.integer(f"{split} labels", int(labels.max()), maximum=num_classes - 1)
     return "classification"
 
 

@@ -17,10 +17,8 @@ __all__ = ["deep_linear_gd", "deep_linear_grad", "deep_linear_loss", "deep_linea
 
 def _check_target(R) -> np.ndarray:
     """Return R as a (d, d) matrix (d = 1 for a scalar) after checking it."""
-    target = np.asarray(R, dtype=float)
+    target = _check.array("R", R)
     if target.ndim == 0:
-        if not np.isfinite(target):
-            raise ValueError(f"R must be finite, got {R!r}")
         return target.reshape(1, 1)
     if (
         target.ndim != 2
@@ -80,14 +78,12 @@ def _initial_weights(init, depth: int, dim: int) -> np.ndarray:
         if init != "identity":
             raise ValueError(f'init must be "identity", a number or weights, got {init!r}')
         return np.broadcast_to(np.eye(dim), (depth, dim, dim)).copy()
-    weights = np.asarray(init, dtype=float)
+    weights = _check.array("init", init)
     if weights.ndim == 0:
-        if not np.isfinite(weights):
-            raise ValueError(f"init must be finite, got {init!r}")
         return np.broadcast_to(float(weights) * np.eye(dim), (depth, dim, dim)).copy()
     expected = (depth,) if dim == 1 else (depth, dim, dim)
-    if weights.shape != expected or not np.all(np.isfinite(weights)):
-        raise ValueError(f"init weights must be finite with shape {expected}, got {weights.shape}")
+    if weights.shape != expected:
+        raise ValueError(f"init weights must have shape {expected}, got {weights.shape}")
     return weights.reshape(depth, dim, dim).copy()
 
 

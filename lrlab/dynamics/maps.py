@@ -89,9 +89,7 @@ def iterate(
     _check_grad_map(grad, max_abs)
     lrs, scalar_lr = _check.rates("lr", lr)
     steps = _check.integer("steps", steps, minimum=0)
-    start = np.asarray(x0, dtype=float)
-    if start.size == 0 or not np.all(np.isfinite(start)):
-        raise ValueError(f"x0 must be finite with at least one entry, got {x0!r}")
+    start = _check.array("x0", x0)
     x = np.broadcast_to(start, (lrs.size, *start.shape)).copy()
     gamma = lrs.reshape((lrs.size,) + (1,) * (x.ndim - 1))
     out = np.empty((steps + 1, *x.shape))
@@ -129,8 +127,7 @@ def orbit_period(trajectory, tol: float = 1e-9, max_period: int = 64) -> int | N
     2
     """
     traj = np.asarray(trajectory, dtype=float)
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
+    tol = _check.number("tol", tol, low=0, low_open=True)
     max_period = _check.integer("max_period", max_period, minimum=1)
     if traj.ndim == 0 or traj.shape[0] < 2 * max_period:
         raise ValueError(

@@ -159,12 +159,8 @@ def contraction_factor(lr, h, momentum: float = 0.0, nesterov: bool = False) -> 
     >>> contraction_factor(0.5, 1.0)
     0.5
     """
-    gamma = np.asarray(lr, dtype=float)
-    if not np.all(np.isfinite(gamma)) or np.any(gamma <= 0):
-        raise ValueError(f"lr must be finite and > 0, got {lr!r}")
-    curvature = np.asarray(h, dtype=float)
-    if not np.all(np.isfinite(curvature)):
-        raise ValueError(f"h must be finite, got {h!r}")
+    gamma = _check.array("lr", lr, positive=True)
+    curvature = _check.array("h", h)
     momentum = _check_momentum(momentum, nesterov)
     shape = np.broadcast_shapes(gamma.shape, curvature.shape)
     # One arithmetic path for scalars and arrays: a scalar goes through as a 1-element array.

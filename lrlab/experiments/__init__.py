@@ -14,8 +14,9 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
-:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability` and
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps).
+:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps) and
+:mod:`~lrlab.experiments.wsd` (warmup-stable-decay: cooldowns and branching).
 
 >>> "sgdr" in names()
 True
@@ -29,6 +30,7 @@ import os
 import time
 from typing import Any
 
+from lrlab import _check
 from lrlab._pool import cpu_seconds, default_jobs
 from lrlab.experiments import (
     edge_of_stability,
@@ -37,6 +39,7 @@ from lrlab.experiments import (
     range_test,
     reproductions,
     restarts,
+    wsd,
 )
 from lrlab.experiments.experiment import (
     SCALES,
@@ -75,6 +78,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         flat_minima,
         network_stability,
         reproductions,
+        wsd,
     )
     for exp in module.EXPERIMENTS
 }
@@ -87,9 +91,7 @@ def names() -> list[str]:
 
 def get(name: str) -> Experiment:
     """The experiment called ``name``; a ValueError lists the known ones."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"experiment must be one of {names()}, got {name!r}")
-    return EXPERIMENTS[name]
+    return EXPERIMENTS[_check.choice("experiment", name, names())]
 
 
 def result_name(name: str, scale: str = "cpu") -> str:
@@ -229,13 +231,25 @@ def store(
     -------
     dict
         The stored record, as :func:`load` reads it back.
+
+    Notes
+    -----
+    The results folder is checked to be writable before the run, and the result is saved
+    the moment the run returns, before anything else that could fail. Where the package's
+    own folder is read-only (a system or container install), the result goes to a user
+    folder (:func:`lrlab.results.writable_root`), and a line says where and how the
+    chapters find it (``LRLAB_RESULTS``).
     """
     import lrlab
     from lrlab import results
+    from lrlab._io import writable_folder
 
     check_scale(scale)
     if scale not in ("cpu", "paper"):
         raise ValueError(f"scale must be 'cpu' or 'paper' to store a result, got {scale!r}")
+    stem = result_name(name, scale)
+    folder = writable_folder(results.writable_root(root), "results folder")
+    provenance_command = command(name, scale, device=device, **options)
     out = run(
         name,
         scale,
@@ -246,19 +260,24 @@ def store(
         **options,
     )
     path = results.save(
-        result_name(name, scale),
+        stem,
         out["result"],
         out["config"],
-        command=command(name, scale, device=device, **options),
+        command=provenance_command,
         device=lrlab.device_name(out["device"]),
         seed=None,
         wall_time_s=out["wall_time_s"],
         cpu_time_s=out["cpu_time_s"],
-        root=root,
+        root=folder,
     )
     cpu = "" if out["cpu_time_s"] is None else f", {out['cpu_time_s']:.0f} s of CPU time"
     print(f"wrote {path} ({out['wall_time_s']:.0f} s{cpu})")
-    return results.load(result_name(name, scale), root=root)
+    if folder != results.results_root(root):
+        print(
+            f"(the package's results folder {results.results_root(root)} is read-only; "
+            f"set LRLAB_RESULTS={folder} for the chapters to read this result)"
+        )
+    return results.load(stem, root=folder)
 
 
 def load(name: str, scale: str = "cpu", *, root=None) -> dict[str, Any]:

@@ -38,8 +38,8 @@ def _curve(lrs, losses, min_points: int, rule: str) -> tuple[np.ndarray, np.ndar
         )
     if len(lrs) < min_points:
         raise ValueError(f"{rule} needs at least {min_points} points, got {len(lrs)}")
-    if not (np.all(np.isfinite(losses)) and np.all(lrs > 0)):
-        raise ValueError("losses must be finite and lrs > 0")
+    _check.array("losses", losses)
+    _check.array("lrs", lrs, positive=True)
     return lrs, losses
 
 

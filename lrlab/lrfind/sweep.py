@@ -65,9 +65,7 @@ def lr_sweep(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -
 
 def _check_sweep(start_lr, end_lr, num_iter, mode) -> tuple[float, float, int]:
     start_lr = _check.number("start_lr", start_lr, low=0, low_open=True)
-    end_lr = _check.number("end_lr", end_lr)
-    if not end_lr > start_lr:
-        raise ValueError(f"end_lr must be finite and > start_lr={start_lr}, got {end_lr!r}")
+    end_lr = _check.number("end_lr", end_lr, low=start_lr, low_open=True)
     num_iter = _check.integer("num_iter", num_iter, minimum=2)
     _check.choice("mode", mode, MODES)
     return start_lr, end_lr, num_iter

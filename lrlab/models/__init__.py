@@ -69,8 +69,7 @@ def build(name: str, num_classes: int = 10, input_shape=(3, 32, 32), *, seed=Non
     True
     """
     builders = _builders()
-    if name not in builders:
-        raise ValueError(f"name must be one of {sorted(builders)}, got {name!r}")
+    _check.choice("name", name, sorted(builders))
     num_classes = _check.integer("num_classes", num_classes, minimum=1)
     if seed is not None:
         import torch

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lrlab import _check
+
 __all__ = ["BUILDERS", "wide_resnet", "wrn28_10"]
 
 
@@ -56,8 +58,7 @@ def wide_resnet(depth: int, widen: int, num_classes: int, input_shape=(3, 32, 32
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
         raise ValueError(f"depth must be 6n + 4 with n >= 1 (10, 16, 22, 28, ...), got {depth!r}")
-    if isinstance(widen, bool) or not isinstance(widen, int) or widen < 1:
-        raise ValueError(f"widen must be an integer >= 1, got {widen!r}")
+    widen = _check.integer("widen", widen, minimum=1)
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (channels, height, width), got {input_shape}")
     blocks = (depth - 4) // 6

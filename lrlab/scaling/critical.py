@@ -94,10 +94,8 @@ def critical_batch(batch_sizes, steps) -> CriticalBatch:
         raise ValueError(
             f"batch_sizes and steps must be 1-D and of one length, got {b.shape} and {s.shape}"
         )
-    if not (np.all(np.isfinite(b)) and np.all(b > 0)):
-        raise ValueError(f"batch_sizes must be finite and > 0, got {b.tolist()}")
-    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
-        raise ValueError(f"steps must be finite and > 0, got {s.tolist()}")
+    _check.array("batch_sizes", batch_sizes, positive=True)
+    _check.array("steps", steps, positive=True)
     if len(np.unique(b)) < 2:
         raise ValueError(f"batch_sizes must hold at least two distinct sizes, got {b.tolist()}")
     design = np.column_stack([1.0 / s, 1.0 / (b * s)])  # row i: (1, 1/B_i) / S_i

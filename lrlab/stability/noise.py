@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrlab import _check
+
 __all__ = ["noisy_quadratic_gradients", "successive_correlation"]
 
 
@@ -41,12 +43,11 @@ def noisy_quadratic_gradients(
     >>> round(successive_correlation(g), 1)  # -eta h / 2
     -0.5
     """
-    for name, value in (("curvature", curvature), ("lr", lr), ("noise", noise)):
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    for name, value in (("steps", steps), ("dim", dim)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    curvature = _check.number("curvature", curvature, low=0, low_open=True)
+    lr = _check.number("lr", lr, low=0, low_open=True)
+    noise = _check.number("noise", noise, low=0, low_open=True)
+    steps = _check.integer("steps", steps, minimum=1)
+    dim = _check.integer("dim", dim, minimum=1)
     rng = np.random.default_rng(seed)
     xi = rng.standard_normal((steps, dim)) * noise
     stationary = lr * curvature < 2

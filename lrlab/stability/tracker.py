@@ -149,8 +149,7 @@ def series(history, metric: str):
     ([10, 20], [0.3, 0.1])
     """
     extras = history if isinstance(history, Mapping) else history.extras
-    if metric not in extras:
-        raise ValueError(f"metric must be one of {sorted(extras)}, got {metric!r}")
+    _check.choice("metric", metric, sorted(extras))
     rows = extras[metric]
     steps = np.array([s for s, _ in rows], dtype=int)
     if rows and isinstance(rows[0][1], Mapping):
