@@ -5,7 +5,7 @@ outcome stored as ``<name>.json`` together with how it was produced::
 
     {"name": ..., "config": {...}, "result": {...}, "result_type": "History" or "json",
      "provenance": {"command", "git_commit", "git_dirty", "lrlab_version", "torch_version",
-                    "python_version", "device", "seed", "wall_time_s", "date"}}
+                    "python_version", "device", "seed", "wall_time_s", "cpu_time_s", "date"}}
 
 A chapter then calls :func:`load_or_run`: it shows the stored result when one exists for
 exactly the chapter's configuration, and otherwise runs a CPU-sized variant and says so.
@@ -48,6 +48,7 @@ __all__ = [
     "results_root",
     "save",
     "shown_path",
+    "source_note",
     "stack",
     "user_results_root",
     "writable_root",
@@ -158,6 +159,7 @@ def provenance(
     device: str | None = None,
     seed: int | None = None,
     wall_time_s: float | None = None,
+    cpu_time_s: float | None = None,
 ) -> dict[str, Any]:
     """Describe how a result was produced: command, code version, machine, seed, time.
 
@@ -172,19 +174,22 @@ def provenance(
         The run's random seed.
     wall_time_s : float, optional
         How long the run took, in seconds.
+    cpu_time_s : float, optional
+        The CPU seconds it took, summed over its processes (on two cores busy all the
+        time, twice the wall time).
 
     Returns
     -------
     dict
         Keys ``command, git_commit, git_dirty, lrlab_version, torch_version,
-        python_version, platform, device, seed, wall_time_s, date`` (``git_commit`` is
-        ``None`` outside a git checkout; ``date`` is UTC in ISO 8601).
+        python_version, platform, device, seed, wall_time_s, cpu_time_s, date``
+        (``git_commit`` is ``None`` outside a git checkout; ``date`` is UTC in ISO 8601).
 
     Examples
     --------
     >>> p = provenance(command="lrlab train", device="cpu", seed=0)
     >>> p["command"], p["seed"], sorted(p)[:3]
-    ('lrlab train', 0, ['command', 'date', 'device'])
+    ('lrlab train', 0, ['command', 'cpu_time_s', 'date'])
     """
     import torch
 
@@ -203,8 +208,57 @@ def provenance(
         "device": device if device is not None else lrlab.device_name(),
         "seed": seed,
         "wall_time_s": wall_time_s,
+        "cpu_time_s": cpu_time_s,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+def source_note(record: Mapping[str, Any]) -> str:
+    """Where a chapter's numbers come from and what they cost, as one phrase for its page.
+
+    For a stored record: its name, git commit, device and date, its wall time and its CPU
+    time (summed over processes, and divided by two: the time on two busy cores). For a
+    record of :func:`lrlab.experiments.load_or_run` that ran just now instead: the scale
+    it ran at.
+
+    Parameters
+    ----------
+    record : mapping
+        A record of :func:`load` or :func:`lrlab.experiments.load_or_run` (``"source"``
+        ``"stored"`` or ``"live run"``; a plain stored record has none).
+
+    Returns
+    -------
+    str
+        Markdown, without a final full stop.
+
+    Examples
+    --------
+    >>> prov = {"git_commit": "0123456789abcdef", "device": "cpu", "date": "2026-12-07T10:00",
+    ...         "wall_time_s": 450.0, "cpu_time_s": 840.0}
+    >>> print(source_note({"name": "catapult", "provenance": prov}))
+    the stored result `catapult` (git commit `0123456789`, cpu, 2026-12-07; 7.5 minutes of \
+wall time, 14.0 minutes of CPU time, that is 7.0 minutes on two cores)
+    >>> print(source_note({"source": "live run", "scale": "classroom", "provenance": prov}))
+    a classroom-scale run made just now (no matching stored result was found)
+    """
+    if record.get("source", "stored") != "stored":
+        return (
+            f"a {record.get('scale', 'smaller')}-scale run made just now "
+            "(no matching stored result was found)"
+        )
+    prov = record["provenance"]
+    parts = [f"git commit `{str(prov.get('git_commit'))[:10]}`", str(prov.get("device"))]
+    if prov.get("date"):
+        parts.append(str(prov["date"])[:10])
+    cost = []
+    if prov.get("wall_time_s") is not None:
+        cost.append(f"{prov['wall_time_s'] / 60:.1f} minutes of wall time")
+    if prov.get("cpu_time_s") is not None:
+        cpu = prov["cpu_time_s"] / 60
+        cost.append(f"{cpu:.1f} minutes of CPU time, that is {cpu / 2:.1f} minutes on two cores")
+    details = ", ".join(parts) + ("; " + ", ".join(cost) if cost else "")
+    return f"the stored result `{record['name']}` ({details})"
 
 
 def _is_history(result) -> bool:
@@ -259,6 +313,7 @@ def save(
     device: str | None = None,
     seed: int | None = None,
     wall_time_s: float | None = None,
+    cpu_time_s: float | None = None,
     root: str | os.PathLike | None = None,
 ) -> Path:
     """Store a result with its configuration and provenance as ``<root>/<name>.json``.
@@ -272,7 +327,7 @@ def save(
         ``History`` from :func:`load`.
     config : mapping
         The run's configuration (JSON-serialisable). :func:`load_or_run` compares it.
-    command, device, seed, wall_time_s
+    command, device, seed, wall_time_s, cpu_time_s
         Provenance (see :func:`provenance`). For a ``History`` result, ``device``,
         ``seed`` and ``wall_time_s`` default to the History's own.
     root : path, optional
@@ -307,7 +362,11 @@ def save(
         "result_type": "History" if is_history else "json",
         "result": as_stored(result),
         "provenance": provenance(
-            command=command, device=device, seed=seed, wall_time_s=wall_time_s
+            command=command,
+            device=device,
+            seed=seed,
+            wall_time_s=wall_time_s,
+            cpu_time_s=cpu_time_s,
         ),
     }
     return atomic_write(path, dumps(encode(record)) + "\n")

@@ -120,6 +120,8 @@ def test_relu_network_is_lazy_below_and_catapults_above_two_over_lambda0():
     assert lazy_peak == 1.0 and lazy_final == pytest.approx(1.0, abs=0.1)
     assert cat_peak > 2 and cat_final < 2
     assert len(out["loss"][0][1]) == 40 and out["diverged"] == [[False, False]]
+    # dead units: a fraction per run, and at initialisation (few: U x has random signs)
+    assert all(0 <= d <= 1 for d in out["dead_units"][0]) and out["dead_units_init"][0] < 0.2
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,18 @@ def test_run_records_sharpness_threshold_and_cosine(small):
     assert len(out["loss"]) == 12 and len(out["cosine"]) == 11
     assert all(-1 <= c <= 1 for c in out["cosine"])
     assert out["hvps"] > 0 and out["diverged_at_step"] is None
+    assert 0 <= out["test_acc"] <= 1 and set(out["dead_units"]) == {"2"}  # the one ReLU
+
+
+def test_a_diverged_run_has_no_accuracy_or_dead_units(small):
+    """A run that diverged has NaN weights: counting its 'dead' units (NaN > 0 is false)
+    would call every unit dead; it must record NaN instead, and a run that trained records
+    the measured fraction of each ReLU layer."""
+    out = eos.run_one({"hidden": [16], "lr": 500.0, "steps": 12, "every": 3}, data=small)
+    assert out["diverged_at_step"] is not None and math.isnan(out["test_acc"])
+    assert out["dead_units"] and all(math.isnan(v) for v in out["dead_units"].values())
+    fine = eos.run_one({"hidden": [16], "lr": 0.1, "steps": 3, "every": 3}, data=small)
+    assert set(fine["dead_units"]) == {"2"} and 0 <= fine["dead_units"]["2"] <= 1
 
 
 def test_run_with_momentum_warmup_and_minibatches(small):

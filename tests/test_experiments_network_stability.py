@@ -17,6 +17,7 @@ def _tiny_config():
     config["schedules"] = {
         "digits": {"model": "mlp", "lr": 0.05, "epochs": 2, "batch_size": 256, "every": 2}
     }
+    config["base_rates"] = {"data": "digits", "lrs": [0.2]}
     config["batch_vs_rate"] = {
         "data": "digits",
         "model": "mlp",
@@ -34,12 +35,21 @@ def _tiny_config():
 @pytest.mark.slow
 def test_run_stores_every_experiment_and_round_trips_through_a_results_file(tmp_path):
     """Catches a run whose layout the chapter cannot read back: every schedule, variant and
-    rate present, per-layer metrics as dicts of columns, a continuation with the larger
-    batch taking fewer steps, the same result from several processes, and the whole
-    result saved and loaded unchanged."""
+    rate present, per-layer metrics as dicts of columns, the base-rate arms at their own
+    peak rate and untracked, a continuation with the larger batch taking fewer steps, the
+    same result from several processes, and the whole result saved and loaded unchanged."""
     config = _tiny_config()
+    config["seeds"] = [0, 1]
     out = stability_experiments.run(config)
     assert set(out["schedules"]["digits"]) == set(stability_experiments.KINDS)
+    assert all(len(v) == 2 for v in out["schedules"]["digits"].values())
+    faster = out["base_rates"]["0.2"]
+    assert set(faster) == set(stability_experiments.KINDS)
+    assert faster["constant"][1]["lr"][0] == pytest.approx(0.2) and not faster["step"][0]["metrics"]
+    assert len(faster["cosine"][0]["test_acc"]) == 2  # one per epoch
+    # the same seed in two arms: the same initial weights and data order, so the base-rate
+    # arm differs from the tracked one only through its rate
+    assert out["schedules"]["digits"]["constant"][0]["lr"][0] == pytest.approx(0.05)
     first = out["schedules"]["digits"]["step"][0]
     assert first["metrics"]["activation_drift"]["steps"] == [2, 4, 6, 8, 10]
     assert set(first["metrics"]["activation_drift"]["values"]) == {"1", "3", "5"}

@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 from lrlab import _check
-from lrlab._pool import default_jobs
+from lrlab._pool import cpu_seconds, default_jobs
 from lrlab.experiments import (
     edge_of_stability,
     flat_minima,
@@ -176,7 +176,8 @@ def run(
     Returns
     -------
     dict
-        ``{"name", "scale", "config", "result", "device", "wall_time_s"}`` (``device`` the
+        ``{"name", "scale", "config", "result", "device", "wall_time_s", "cpu_time_s"}``
+        (``cpu_time_s`` summed over the processes that ran it; ``device`` the
         ``torch.device`` it ran on).
     """
     exp = get(name)
@@ -187,7 +188,7 @@ def run(
     device = _device(scale, device)
     if jobs is None:
         jobs = default_jobs() if device.type == "cpu" else 1
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     result = exp.run(
         config, device=device, data_root=data_root, progress=progress, jobs=jobs, **options
     )
@@ -198,6 +199,7 @@ def run(
         "result": result,
         "device": device,
         "wall_time_s": time.perf_counter() - started,
+        "cpu_time_s": None if cpu_started is None else cpu_seconds() - cpu_started,
     }
 
 
@@ -265,9 +267,11 @@ def store(
         device=lrlab.device_name(out["device"]),
         seed=None,
         wall_time_s=out["wall_time_s"],
+        cpu_time_s=out["cpu_time_s"],
         root=folder,
     )
-    print(f"wrote {path} ({out['wall_time_s']:.0f} s)")
+    cpu = "" if out["cpu_time_s"] is None else f", {out['cpu_time_s']:.0f} s of CPU time"
+    print(f"wrote {path} ({out['wall_time_s']:.0f} s{cpu})")
     if folder != results.results_root(root):
         print(
             f"(the package's results folder {results.results_root(root)} is read-only; "
@@ -367,7 +371,9 @@ def load_or_run(
         "config": out["config"],
         "result": results.as_stored(out["result"]),
         "provenance": results.provenance(
-            device=lrlab.device_name(out["device"]), wall_time_s=out["wall_time_s"]
+            device=lrlab.device_name(out["device"]),
+            wall_time_s=out["wall_time_s"],
+            cpu_time_s=out["cpu_time_s"],
         ),
         "source": "live run",
         "scale": fallback,

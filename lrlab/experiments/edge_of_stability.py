@@ -89,8 +89,10 @@ def run_one(config: Mapping[str, Any] | None = None, data=None) -> dict:
     dict
         ``"config"`` (complete), ``"lr"``, ``"loss"`` (per step), ``"sharpness_steps"``,
         ``"sharpness"``, ``"threshold"`` (NaN at a rate of 0, where there is none),
-        ``"cosine"`` (per step from step 1; NaN where undefined), ``"diverged_at_step"``
-        and ``"hvps"``.
+        ``"cosine"`` (per step from step 1; NaN where undefined), ``"diverged_at_step"``,
+        ``"hvps"``, ``"test_acc"`` (at the end; NaN if the run diverged) and
+        ``"dead_units"`` (:func:`lrlab.stability.dead_units` on the training set at the end,
+        per ReLU layer; NaN if the run diverged).
 
     Examples
     --------
@@ -141,6 +143,10 @@ def run_one(config: Mapping[str, Any] | None = None, data=None) -> dict:
         callbacks=[tracker, stability.GradientCosine()],
     )
     cosines = dict(history.extras.get("gradient_cosine", []))
+    if history.diverged:
+        test_acc, dead = math.nan, dict.fromkeys(stability.dead_units(net, x[:1]), math.nan)
+    else:
+        test_acc, dead = history.test_acc[-1], stability.dead_units(net, x)
     return {
         "config": config,
         "lr": history.lr,
@@ -151,6 +157,8 @@ def run_one(config: Mapping[str, Any] | None = None, data=None) -> dict:
         "cosine": [cosines.get(t, math.nan) for t in range(1, len(history.loss))],
         "diverged_at_step": history.diverged_at_step,
         "hvps": tracker.hvps,
+        "test_acc": test_acc,
+        "dead_units": dead,
     }
 
 
@@ -231,10 +239,10 @@ EDGE = Experiment(
     work=edge_work,
     # Full-batch GD at a small and at three larger rates, heavy-ball momentum, minibatch
     # SGD, a large rate with and without warm-up, and a linear ramp of the rate (a
-    # full-batch range test).
+    # full-batch range test); twenty seeds, the same in every run (paired comparisons).
     base={
         "base": {"data": "digits", "examples": 500, "hidden": [64, 64], "steps": 400, "every": 10},
-        "seeds": [0, 1, 2],
+        "seeds": list(range(20)),
         "runs": {
             "gd-0.05": {"lr": 0.05},
             "gd-0.15": {"lr": 0.15},
@@ -281,7 +289,7 @@ EDGE = Experiment(
 
 def _catapult_task(config: dict, seed: int, device: str, data_root: str) -> dict:
     """One seed of :func:`run_catapult`: λ₀ of the initial network, then one run per ratio."""
-    from lrlab import curvature, dynamics, models, train
+    from lrlab import curvature, dynamics, models, stability, train
 
     classes = tuple(config["classes"])
     subset = _subset(config["data"], config["examples"], device, data_root, classes)
@@ -292,7 +300,7 @@ def _catapult_task(config: dict, seed: int, device: str, data_root: str) -> dict
     ).to(subset.device)
     lam0 = curvature.sharpness(start, x, y, loss="mse")
     steps = config["steps"]
-    losses, finals = [], []
+    losses, finals, dead = [], [], []
     for ratio in config["ratios"]:
         net = models.build("two_layer_relu", 2, subset.input_shape, width=config["width"])
         net.load_state_dict(start.state_dict())
@@ -310,13 +318,16 @@ def _catapult_task(config: dict, seed: int, device: str, data_root: str) -> dict
         )
         losses.append(history.loss + [math.nan] * (steps - len(history.loss)))
         finals.append(math.nan if history.diverged else curvature.sharpness(net, x, y, loss="mse"))
+        dead.append(math.nan if history.diverged else stability.dead_units(net, x)["activation"])
     numbers = dynamics.catapult_summary(
         np.asarray(losses), np.asarray(finals), np.asarray(config["ratios"]) / lam0
     )
     return {
         "lam0": lam0,
+        "dead_units_init": stability.dead_units(start, x)["activation"],
         "loss": losses,
         "final_sharpness": finals,
+        "dead_units": dead,
         **{key: np.asarray(value).tolist() for key, value in numbers.items()},
     }
 
@@ -348,8 +359,10 @@ def run_catapult(
     Returns
     -------
     dict
-        ``"lam0"`` (per seed), and per seed and ratio (nested lists, seeds first):
-        ``"loss"`` (per step, NaN after a divergence), ``"final_sharpness"``,
+        ``"lam0"`` and ``"dead_units_init"`` (the fraction of hidden units that are zero on
+        every training example, :func:`lrlab.stability.dead_units`) per seed, and per seed
+        and ratio (nested lists, seeds first): ``"loss"`` (per step, NaN after a
+        divergence), ``"final_sharpness"``, ``"dead_units"`` (at the end),
         ``"peak_ratio"``, ``"final_lr_lam"``, ``"diverged"`` (see
         :func:`lrlab.dynamics.catapult_summary`).
 
@@ -406,7 +419,7 @@ CATAPULT = Experiment(
         "width": 1024,
         "ratios": [0.5, 1.0, 1.5, 1.9, 2.2, 2.6, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0]
         + [48.0, 64.0],
-        "seeds": [0, 1, 2],
+        "seeds": list(range(20)),
         "steps": 60,
     },
     scales={

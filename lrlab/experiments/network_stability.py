@@ -1,10 +1,13 @@
 """The experiment of the chapter "Learning-rate decay and network stability".
 
 ``network-stability`` (:func:`run`) trains, with :class:`lrlab.stability.StabilityTracker`
-attached, every run the chapter shows, for several seeds:
+attached, every run the chapter shows, for twelve seeds, each run (or each seed of the
+continuations) one task of :func:`lrlab._pool.pmap`:
 
 - ``"schedules"``: constant rate, step decay (x0.1 at half and three quarters of the
   run) and cosine annealing, on MNIST-1D with the 1-D CNN and on the digits with the MLP;
+- ``"base_rates"``: the same three schedules on MNIST-1D at larger peak rates, without the
+  tracker (the final accuracy of each schedule depends on the peak rate);
 - ``"batch_vs_rate"``: one MNIST-1D run at rate η and batch B, then three continuations
   from the same weights: unchanged, rate η/f, batch f·B (the same SGD noise scale η/B as
   the smaller rate, Smith et al. 2018);
@@ -21,6 +24,7 @@ attached, every run the chapter shows, for several seeds:
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import warnings
 from typing import Any
@@ -79,8 +83,15 @@ def _summary(history: History) -> dict[str, Any]:
         "lr": _round(history.lr),
         "test_acc": _round(history.test_acc),
         "test_loss": _round(history.test_loss),
+        "train_loss": _round(history.train_loss),
         "steps_per_epoch": history.steps_per_epoch,
     }
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(name: str, device: str, data_root: str) -> data.Dataset:
+    """A data set, loaded once per process (every task of a worker shares it)."""
+    return data.load(name, root=data_root, device=device)
 
 
 def _probe(dataset, size: int):
@@ -92,35 +103,32 @@ def _build(dataset, name: str, seed: int, **options):
     return models.build(name, dataset.num_classes, dataset.input_shape, seed=seed, **options)
 
 
-def _schedule_runs(config, datasets) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, c in config["schedules"].items():
-        dataset = datasets[name]
-        total = c["epochs"] * dataset.num_batches("train", c["batch_size"])
+def _schedule_run(config, name: str, lr: float, kind: str, seed: int, dataset, tracked: bool):
+    """One schedule of one data set's setting at peak rate ``lr`` (its stability tracked or
+    not: the base-rate arms record the accuracy alone)."""
+    c = config["schedules"][name]
+    total = c["epochs"] * dataset.num_batches("train", c["batch_size"])
+    callbacks = []
+    if tracked:
         px, py = _probe(dataset, config["probe_size"])
-        out[name] = {}
-        for kind in KINDS:
-            out[name][kind] = []
-            for seed in config["seeds"]:
-                net = _build(dataset, c["model"], seed)
-                tracker = stability.StabilityTracker(px, py, every=c["every"])
-                history = train.fit(
-                    net,
-                    dataset,
-                    _schedule(kind, c["lr"], total),
-                    c["epochs"],
-                    batch_size=c["batch_size"],
-                    seed=seed,
-                    progress=False,
-                    callbacks=[tracker],
-                )
-                out[name][kind].append(_summary(history))
-    return out
+        callbacks.append(stability.StabilityTracker(px, py, every=c["every"]))
+    history = train.fit(
+        _build(dataset, c["model"], seed),
+        dataset,
+        _schedule(kind, lr, total),
+        c["epochs"],
+        batch_size=c["batch_size"],
+        seed=seed,
+        progress=False,
+        callbacks=callbacks,
+    )
+    return _summary(history)
 
 
-def _batch_vs_rate(config, datasets) -> dict[str, Any]:
+def _continuations(config, seed: int, dataset) -> dict[str, Any]:
+    """One seed of ``batch_vs_rate``: the run at rate η and batch B, then its three
+    continuations from the same weights and with the same data order."""
     c = config["batch_vs_rate"]
-    dataset = datasets[c["data"]]
     px, py = _probe(dataset, config["probe_size"])
     lr, batch, f = c["lr"], c["batch_size"], c["factor"]
     variants = {  # label: (rate, batch size) of the continuation
@@ -128,83 +136,77 @@ def _batch_vs_rate(config, datasets) -> dict[str, Any]:
         "smaller rate": (lr / f, batch),
         "larger batch": (lr, batch * f),
     }
-    out: dict[str, Any] = {"before": [], **{label: [] for label in variants}}
-    for seed in config["seeds"]:
-        net = _build(dataset, c["model"], seed)
-        tracker = stability.StabilityTracker(px, py, every=c["every"])
+    net = _build(dataset, c["model"], seed)
+    history = train.fit(
+        net,
+        dataset,
+        lr,
+        c["epochs_before"],
+        batch_size=batch,
+        seed=seed,
+        progress=False,
+        callbacks=[stability.StabilityTracker(px, py, every=c["every"])],
+    )
+    out = {"before": _summary(history)}
+    for label, (rate, size) in variants.items():
         history = train.fit(
-            net,
+            copy.deepcopy(net),
             dataset,
-            lr,
-            c["epochs_before"],
-            batch_size=batch,
-            seed=seed,
+            rate,
+            c["epochs_after"],
+            batch_size=size,
+            seed=1000 + seed,  # the same data order for every continuation
             progress=False,
-            callbacks=[tracker],
+            callbacks=[stability.StabilityTracker(px, py, every=c["every"])],
         )
-        out["before"].append(_summary(history))
-        for label, (rate, size) in variants.items():
-            copy_net = copy.deepcopy(net)
-            tracker = stability.StabilityTracker(px, py, every=c["every"])
-            history = train.fit(
-                copy_net,
-                dataset,
-                rate,
-                c["epochs_after"],
-                batch_size=size,
-                seed=1000 + seed,  # the same data order for every continuation
-                progress=False,
-                callbacks=[tracker],
-            )
-            out[label].append(_summary(history))
+        out[label] = _summary(history)
     return out
 
 
-def _edge(config, datasets) -> dict[str, Any]:
+def _edge_run(config, lr: float, seed: int, dataset) -> dict[str, Any]:
+    """Full-batch gradient descent on the digits at rate ``lr``: the successive-gradient
+    cosine every step, the sharpness every ``sharpness_every`` steps."""
     c = config["edge"]
-    dataset = datasets["digits"]
     x, y = dataset.tensors("train")
     px, py = _probe(dataset, config["probe_size"])
-    full_batch = dataset.size("train")
-    out: dict[str, Any] = {}
-    for lr in c["lrs"]:
-        out[str(lr)] = []
-        for seed in config["seeds"]:
-            net = _build(dataset, "mlp", seed, hidden=tuple(c["hidden"]))
-            # one step per "epoch": the whole training set is one batch
-            history = train.fit(
-                net,
-                dataset,
-                lr,
-                c["steps"],
-                batch_size=full_batch,
-                momentum=0.0,
-                weight_decay=0.0,
-                seed=seed,
-                progress=False,
-                callbacks=[
-                    stability.StabilityTracker(px, py, every=1),
-                    curvature.SharpnessTracker(x, y, c["sharpness_every"], iters=40, tol=1e-3),
-                ],
-            )
-            summary = _summary(history)
-            summary["loss"] = _round(history.loss)
-            del summary["test_loss"]
-            out[str(lr)].append(summary)
-    return out
+    net = _build(dataset, "mlp", seed, hidden=tuple(c["hidden"]))
+    history = train.fit(  # one step per "epoch": the whole training set is one batch
+        net,
+        dataset,
+        lr,
+        c["steps"],
+        batch_size=dataset.size("train"),
+        momentum=0.0,
+        weight_decay=0.0,
+        seed=seed,
+        progress=False,
+        callbacks=[
+            stability.StabilityTracker(px, py, every=1),
+            curvature.SharpnessTracker(x, y, c["sharpness_every"], iters=40, tol=1e-3),
+        ],
+    )
+    summary = _summary(history)
+    summary["loss"] = _round(history.loss)
+    del summary["test_loss"], summary["train_loss"]
+    return summary
 
 
-def _load_datasets(config: dict[str, Any], device, data_root) -> dict[str, data.Dataset]:
-    names = {*config["schedules"], config["batch_vs_rate"]["data"], "digits"}
-    return {name: data.load(name, root=data_root, device=device) for name in sorted(names)}
-
-
-def _run_part(config: dict[str, Any], part: str, name: str | None, device, data_root):
-    """One experiment (``name``: one data set of the schedules)."""
-    datasets = _load_datasets(config, device, data_root)
+def _task(config: dict[str, Any], part: str, key, kind, seed: int, device: str, data_root: str):
+    """One run of one part (``key``: a data set, a rate), or one seed of the continuations."""
     if part == "schedules":
-        return _schedule_runs({**config, "schedules": {name: config["schedules"][name]}}, datasets)
-    return {"batch_vs_rate": _batch_vs_rate, "edge": _edge}[part](config, datasets)
+        dataset = _dataset(key, device, data_root)
+        lr = config["schedules"][key]["lr"]
+        return _schedule_run(config, key, lr, kind, seed, dataset, tracked=True)
+    if part == "base_rates":
+        name = config["base_rates"]["data"]
+        return _schedule_run(
+            config, name, key, kind, seed, _dataset(name, device, data_root), tracked=False
+        )
+    if part == "batch_vs_rate":
+        return _continuations(
+            config, seed, _dataset(config["batch_vs_rate"]["data"], device, data_root)
+        )
+    return _edge_run(config, key, seed, _dataset("digits", device, data_root))
 
 
 def run(
@@ -215,45 +217,63 @@ def run(
     progress: bool = False,
     jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run every experiment of ``config``.
+    """Run every experiment of ``config``, one task per part, arm and seed.
 
     Parameters
     ----------
     config : dict
         :data:`STABILITY`'s configuration at a scale.
     device, data_root, progress, jobs
-        See :func:`lrlab.experiments.run` (the parts, one per data set of the schedules,
-        ``batch_vs_rate`` and ``edge``, run in ``jobs`` processes).
+        See :func:`lrlab.experiments.run` (the tasks, one per run, or per seed of
+        ``batch_vs_rate``, run in ``jobs`` processes; the result does not depend on it).
 
     Returns
     -------
     dict
-        ``{"schedules": {data: {kind: [run per seed]}}, "batch_vs_rate": {variant: [...]},
-        "edge": {str(lr): [...]}}``; each run is ``{"metrics": {metric: {"steps",
-        "values"}}, "lr", "test_acc", "test_loss", "steps_per_epoch"}`` (the edge runs
-        also ``"loss"``), the metrics as :class:`~lrlab.stability.StabilityTracker`
-        records them, plus ``"sharpness"`` and ``"stability_threshold"`` in the edge runs.
+        ``{"schedules": {data: {kind: [run per seed]}}, "base_rates": {str(lr): {kind:
+        [...]}}, "batch_vs_rate": {variant: [...]}, "edge": {str(lr): [...]}}``; each run is
+        ``{"metrics": {metric: {"steps", "values"}}, "lr", "test_acc", "test_loss",
+        "train_loss", "steps_per_epoch"}`` (per epoch; the edge runs have ``"loss"`` per
+        step instead of the epoch losses), the metrics as
+        :class:`~lrlab.stability.StabilityTracker` records them (none in the base-rate
+        runs), plus ``"sharpness"`` and ``"stability_threshold"`` in the edge runs.
         Non-finite numbers are ``None``.
     """
-    parts = [("schedules", name) for name in config["schedules"]]
-    parts += [("batch_vs_rate", None), ("edge", None)]
-    tasks = [(config, part, name, str(device), str(data_root)) for part, name in parts]
-    outputs = pmap(_run_part, tasks, jobs=jobs, progress=progress, desc="network stability")
-    result: dict[str, Any] = {"schedules": {}}
-    for (part, _), output in zip(parts, outputs, strict=True):
-        if part == "schedules":
-            result["schedules"].update(output)
-        else:
-            result[part] = output
-    return result
+    seeds = config["seeds"]
+    # Longest tasks first, so that the processes finish together.
+    keys = [("batch_vs_rate", None, None, s) for s in seeds]
+    keys += [("schedules", n, k, s) for n in config["schedules"] for k in KINDS for s in seeds]
+    keys += [
+        ("base_rates", r, k, s) for r in config["base_rates"]["lrs"] for k in KINDS for s in seeds
+    ]
+    keys += [("edge", r, None, s) for r in config["edge"]["lrs"] for s in seeds]
+    tasks = [(config, *key, str(device), str(data_root)) for key in keys]
+    outputs = pmap(_task, tasks, jobs=jobs, progress=progress, desc="network stability")
+    done = dict(zip(keys, outputs, strict=True))
+    return {
+        "schedules": {
+            n: {k: [done["schedules", n, k, s] for s in seeds] for k in KINDS}
+            for n in config["schedules"]
+        },
+        "base_rates": {
+            str(r): {k: [done["base_rates", r, k, s] for s in seeds] for k in KINDS}
+            for r in config["base_rates"]["lrs"]
+        },
+        "batch_vs_rate": {
+            v: [done["batch_vs_rate", None, None, s][v] for s in seeds]
+            for v in ("before", "unchanged", "smaller rate", "larger batch")
+        },
+        "edge": {str(r): [done["edge", r, None, s] for s in seeds] for r in config["edge"]["lrs"]},
+    }
 
 
 def training_examples(config: dict[str, Any], sizes: dict[str, int] = TRAIN_EXAMPLES) -> int:
     """Training examples :func:`run` processes (its curvature and stability probes aside).
 
     Each data set of ``schedules`` trains ``len(KINDS)`` schedules per seed for ``epochs``
-    passes; ``batch_vs_rate`` one run of ``epochs_before`` passes and three continuations
-    of ``epochs_after``; ``edge`` ``steps`` full-batch steps on the digits per rate.
+    passes, and the data set of ``base_rates`` as many again per extra peak rate;
+    ``batch_vs_rate`` one run of ``epochs_before`` passes and three continuations of
+    ``epochs_after``; ``edge`` ``steps`` full-batch steps on the digits per rate.
 
     Parameters
     ----------
@@ -265,15 +285,17 @@ def training_examples(config: dict[str, Any], sizes: dict[str, int] = TRAIN_EXAM
     Examples
     --------
     >>> tiny = {"seeds": [0], "schedules": {"digits": {"epochs": 2}},
+    ...         "base_rates": {"data": "digits", "lrs": [0.1]},
     ...         "batch_vs_rate": {"data": "digits", "epochs_before": 1, "epochs_after": 1},
     ...         "edge": {"lrs": [0.5], "steps": 3}}
-    >>> training_examples(tiny, {"digits": 100}) == 3 * 2 * 100 + (1 + 3) * 100 + 3 * 100
+    >>> training_examples(tiny, {"digits": 100}) == 2 * 3 * 2 * 100 + (1 + 3) * 100 + 3 * 100
     True
     """
     seeds = len(config["seeds"])
-    total = sum(
-        len(KINDS) * seeds * c["epochs"] * sizes[name] for name, c in config["schedules"].items()
-    )
+    per_run = {name: c["epochs"] * sizes[name] for name, c in config["schedules"].items()}
+    total = len(KINDS) * seeds * sum(per_run.values())
+    c = config["base_rates"]
+    total += len(c["lrs"]) * len(KINDS) * seeds * per_run[c["data"]]
     c = config["batch_vs_rate"]
     total += seeds * (c["epochs_before"] + 3 * c["epochs_after"]) * sizes[c["data"]]
     c = config["edge"]
@@ -361,6 +383,7 @@ def _smoke(config: dict[str, Any]) -> dict[str, Any]:
             name: {"epochs": 1, "batch_size": 10 if name.startswith("cifar") else 512, "every": 1}
             for name in config["schedules"]
         },
+        "base_rates": {"lrs": config["base_rates"]["lrs"][:1]},
         "batch_vs_rate": {"batch_size": 512, "factor": 2, "epochs_before": 1, "epochs_after": 1},
         "edge": {"lrs": [0.5], "steps": 3, "sharpness_every": 3},
     }
@@ -378,13 +401,17 @@ STABILITY = Experiment(
     ),
     run=run,
     work=training_examples,
+    # Twelve seeds an arm (the same seeds in every arm: paired comparisons). The schedules
+    # again at two larger peak rates, for the accuracy alone: which schedule ends higher
+    # depends on the peak rate. 1-D CNN and MLP with SGD (momentum 0.9, weight decay 5e-4).
     base={
-        "seeds": [0, 1, 2],
+        "seeds": list(range(12)),
         "probe_size": 256,
         "schedules": {
             "mnist1d": {"model": "cnn1d", "lr": 0.05, "epochs": 32, "batch_size": 128, "every": 8},
             "digits": {"model": "mlp", "lr": 0.05, "epochs": 24, "batch_size": 64, "every": 6},
         },
+        "base_rates": {"data": "mnist1d", "lrs": [0.1, 0.2]},
         "batch_vs_rate": {
             "data": "mnist1d",
             "model": "cnn1d",
@@ -407,12 +434,15 @@ STABILITY = Experiment(
             "seeds": [0],
             "probe_size": 128,
             "schedules": {"mnist1d": {"epochs": 4}, "digits": {"epochs": 4}},
+            "base_rates": {"lrs": [0.2]},
             "batch_vs_rate": {"epochs_before": 2, "epochs_after": 2},
             "edge": {"lrs": [0.5, 2.0], "steps": 100},
         },
         # ResNet-18 on CIFAR-10 in place of the two small data sets (100 epochs, batch
-        # 128); the batch-versus-rate and full-batch parts stay the chapter's.
+        # 128; a smaller peak rate beside the usual 0.1), ten seeds; the batch-versus-rate
+        # and full-batch parts stay the chapter's.
         "paper": {
+            "seeds": list(range(10)),
             "schedules": Replace(
                 {
                     "cifar10": {
@@ -424,6 +454,7 @@ STABILITY = Experiment(
                     }
                 }
             ),
+            "base_rates": {"data": "cifar10", "lrs": [0.01]},
         },
         "smoke": _smoke,
     },

@@ -37,10 +37,11 @@ class TwoLayerReLU(nn.Module):
         outputs = _check.integer("outputs", outputs, minimum=1)
         self.hidden = nn.Parameter(torch.randn(self.width, self.input_dim))
         self.readout = nn.Parameter(torch.randn(outputs, self.width))
+        self.activation = nn.ReLU()  # a module, so that lrlab.stability.dead_units sees it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
-        features = torch.relu(x @ self.hidden.T / self.input_dim**0.5)
+        features = self.activation(x @ self.hidden.T / self.input_dim**0.5)
         return features @ self.readout.T / self.width**0.5
 
 

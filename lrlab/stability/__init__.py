@@ -20,7 +20,8 @@ A *layer* is a module that owns parameters itself (``Linear``, ``Conv1d``, ``Bat
 ...), named as in ``model.named_modules()``. Probes run in evaluation mode (deterministic,
 BatchNorm's running averages untouched) and put every module back in the mode it was in.
 :class:`StabilityTracker` records all of it during :func:`lrlab.train.fit`, and
-:class:`GradientCosine` the cosine of successive gradients at every step, cheaply.
+:class:`GradientCosine` the cosine of successive gradients at every step, cheaply;
+:func:`dead_units` counts the ReLU units a large step has switched off for good.
 
 >>> import torch
 >>> from torch import nn
@@ -46,6 +47,7 @@ from lrlab.stability.noise import noisy_quadratic_gradients, successive_correlat
 from lrlab.stability.probes import LAYER_METRICS as LAYER_METRICS
 from lrlab.stability.probes import ProbeState, activations, compare, layers, one_step, probe
 from lrlab.stability.tracker import GradientCosine, StabilityTracker, series
+from lrlab.stability.units import dead_units
 
 __all__ = [
     "GradientCosine",
@@ -53,6 +55,7 @@ __all__ = [
     "StabilityTracker",
     "activations",
     "compare",
+    "dead_units",
     "gradient_cosine",
     "layer_progress",
     "layers",
