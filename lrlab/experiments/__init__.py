@@ -14,8 +14,9 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
-:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability` and
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps).
+:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps), and
+:mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`.
 
 >>> "sgdr" in names()
 True
@@ -38,6 +39,8 @@ from lrlab.experiments import (
     range_test,
     reproductions,
     restarts,
+    warmup,
+    warmup_choice,
 )
 from lrlab.experiments.experiment import (
     SCALES,
@@ -76,6 +79,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         flat_minima,
         network_stability,
         reproductions,
+        warmup,
+        warmup_choice,
     )
     for exp in module.EXPERIMENTS
 }
