@@ -82,11 +82,12 @@ def mlp(
     its output is multiplied by c^L with L linear layers (c³ for the default two hidden
     layers), and its sharpness at initialisation grows with c about as fast. It is a knob
     for where training starts: Gilmer et al. (2022, *A Loss Curvature Perspective on
-    Training Instability in Deep Learning*) trace instabilities to initialisations in
-    regions of high curvature, and Kalra & Barkeshli (2024, *Why Warmup the Learning
-    Rate?*) find that whether training first reduces the sharpness or first raises it
-    (progressive sharpening) depends on the initialisation. On the book's digits, c = 2
-    starts in the first regime and c = 1 in the second.
+    Training Instabilities of Deep Learning Models*) trace instabilities to
+    initialisations in regions of high curvature, and Kalra & Barkeshli (2024, *Why
+    Warmup the Learning Rate?*) find that whether training first reduces the sharpness or
+    first raises it (progressive sharpening) depends on the initialisation. On the book's
+    digits with the square loss, c = 2 starts in the first regime and c = 1 in the
+    second (book/warmup).
 
     Parameters
     ----------
