@@ -130,3 +130,19 @@ def test_the_count_of_training_examples_is_what_the_runs_draw(name, monkeypatch)
     monkeypatch.setattr(data.Dataset, "batches", counting)
     out = experiments.run(name, "smoke", jobs=1)
     assert experiments.get(name).work(out["config"]) == sum(drawn) > 0
+
+
+def test_the_chapters_self_checks_agree_with_the_closed_forms():
+    """The answers the checks compute: λ₀ grows by c⁴ = 16 per doubling of the weights once
+    the outputs dominate (a bias-free ReLU MLP of three layers is homogeneous of degree 3,
+    its Gauss–Newton curvature of degree 4); a ramp from 0 to 1 is below 2/λ₀ for the
+    fraction 2/λ₀ of it; after the warm-up Adam's preconditioned sharpness hovers near
+    38/η (Cohen et al. 2022)."""
+    from lrlab.classroom.selfcheck import registered
+
+    checks = registered()
+    edges = np.asarray(checks["warmup-ex-edge"].expected())
+    factors = edges[1:] / edges[:-1]
+    assert np.all(np.diff(factors) > 0) and 14 < factors[-1] < 17
+    assert checks["warmup-ex-ramp"].expected() == pytest.approx(2 / edges[2])
+    assert 0.5 < checks["warmup-ex-adam"].expected() < 1.5
