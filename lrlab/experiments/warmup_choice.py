@@ -198,10 +198,19 @@ GAIN = Experiment(
     },
     scales={
         "classroom": {"seeds": [0, 1, 2]},
+        # CIFAR-10: the rates in units of 2/λ₀ carry over; the absolute ones are replaced.
         "paper": {
             "data": "cifar10",
             "hidden": [512, 512, 512],
             "batch_size": 512,
+            "arms": Replace(
+                {
+                    "sgd-stable": {"init_scale": 1.0, "optimizer": "sgd", "lr_edges": 0.9},
+                    "sgd-sharp-stable": {"init_scale": 2.0, "optimizer": "sgd", "lr_edges": 0.9},
+                    "sgd": {"init_scale": 1.0, "optimizer": "sgd", "lr_edges": 3.0},
+                    "adam": {"init_scale": 1.0, "optimizer": "adam", "momentum": 0.9, "lr": 1e-4},
+                }
+            ),
             "seeds": [0, 1, 2],
         },
         "smoke": {
