@@ -1,6 +1,13 @@
 """CIFAR-10/100 for :func:`lrlab.data.load`: the official archives, downloaded with their
 published MD5 checked, read straight out of the tar.gz and cached as ``uint8`` tensors.
 
+The cache ``<name>.pt`` records the archive's MD5 and a SHA-256 of its tensors and class
+names. It is used only when it loads, has the layout of a CIFAR set (``(n, 3, 32, 32)``
+``uint8`` images, ``int64`` labels below the number of classes) and its tensors hash to
+the recorded digest; otherwise it is derived again from the verified archive, with a
+warning naming the file. The digest finds a damaged or edited cache; it is no signature
+(whoever can write the folder can write a matching one, as they could change lrlab).
+
 Private: :mod:`lrlab.data` re-exports :class:`CifarSource`, :data:`SOURCES` and
 :class:`ChecksumError`.
 """
@@ -13,6 +20,7 @@ import os
 import pickle
 import tarfile
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +28,14 @@ import torch
 
 from lrlab._io import atomic_write
 
-__all__ = ["SOURCES", "ChecksumError", "CifarSource", "cifar_tensors", "read_archive"]
+__all__ = [
+    "SOURCES",
+    "ChecksumError",
+    "CifarSource",
+    "cifar_tensors",
+    "read_archive",
+    "tensor_digest",
+]
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,15 @@ def _download(url: str, target: Path, md5: str) -> None:
     partial = target.with_name(target.name + ".part")
     digest = hashlib.md5()
     try:
-        with urllib.request.urlopen(url) as response, open(partial, "wb") as out:
+        response = urllib.request.urlopen(url, timeout=60)
+    except OSError as err:  # URLError, a timeout: offline, or the server is away
+        reason = getattr(err, "reason", None) or err
+        raise ConnectionError(
+            f"cannot download {url}: {reason}; download it elsewhere and put "
+            f"{target.name} into {target.parent.resolve()}"
+        ) from None
+    try:
+        with response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
                 for block in iter(lambda: response.read(1 << 20), b""):
@@ -155,9 +178,19 @@ def cifar_tensors(name: str, source: CifarSource, root: Path, download: bool) ->
     else from the verified archive (downloaded first if missing and ``download``)."""
     cache = root / f"{name}.pt"
     if cache.is_file():
-        blob = torch.load(cache, weights_only=True)
-        if blob.get("md5") == source.md5:
+        try:
+            blob = torch.load(cache, weights_only=True)
+        except Exception as err:  # noqa: BLE001 - whatever the damage, the data are derived
+            problem = f"it cannot be read ({type(err).__name__}: {err})"
+        else:
+            problem = _cache_problem(blob, source)
+        if problem is None:
             return blob
+        warnings.warn(
+            f"{cache}: {problem}; deriving it again from the verified archive",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     archive = root / source.filename
     if not archive.is_file():
         if not download:
@@ -173,8 +206,43 @@ def cifar_tensors(name: str, source: CifarSource, root: Path, download: bool) ->
                 f"checksum mismatch for {archive}: expected MD5 {source.md5}, got {actual}; "
                 "delete the file and load again to download it afresh"
             )
-    blob = {**read_archive(archive, source), "md5": source.md5}
+    blob = read_archive(archive, source)
+    blob.update(md5=source.md5, sha256=tensor_digest(blob))
     buffer = io.BytesIO()
     torch.save(blob, buffer)
     atomic_write(cache, buffer.getvalue())
     return blob
+
+
+def tensor_digest(blob: dict) -> str:
+    """SHA-256 of a CIFAR blob's tensors (their bytes, in a fixed order) and class names."""
+    digest = hashlib.sha256()
+    for key in ("train_x", "train_y", "test_x", "test_y"):
+        digest.update(memoryview(blob[key].contiguous().numpy()).cast("B"))
+    digest.update("\n".join(blob["classes"]).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _cache_problem(blob, source: CifarSource) -> str | None:
+    """What disqualifies a loaded cache (another archive, a wrong layout, a digest that
+    does not match its tensors), or None."""
+    if not isinstance(blob, dict):
+        return f"it holds a {type(blob).__name__}, not the tensors"
+    if blob.get("md5") != source.md5:
+        return "it was made from another archive"
+    classes = blob.get("classes")
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        return "its class names are missing"
+    for split in ("train", "test"):
+        x, y = blob.get(f"{split}_x"), blob.get(f"{split}_y")
+        if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+            return f"it lacks the {split} tensors"
+        if x.dtype != torch.uint8 or x.dim() != 4 or tuple(x.shape[1:]) != (3, 32, 32):
+            return f"its {split} images are {tuple(x.shape)} {x.dtype}, not (n, 3, 32, 32) uint8"
+        if y.dtype != torch.int64 or tuple(y.shape) != (len(x),):
+            return f"its {split} labels are {tuple(y.shape)} {y.dtype}, not ({len(x)},) int64"
+        if len(y) and not (0 <= int(y.min()) and int(y.max()) < len(classes)):
+            return f"its {split} labels are not all below {len(classes)} classes"
+    if blob.get("sha256") != tensor_digest(blob):
+        return "its tensors do not match their recorded SHA-256"
+    return None

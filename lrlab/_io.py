@@ -6,6 +6,9 @@
   non-finite floats are stored as the strings ``"nan"``, ``"inf"``, ``"-inf"``.
 - :func:`plain`: tensors and NumPy values as Python numbers and lists.
 - :func:`dumps`: JSON with one key per line but each list of numbers on one line.
+- :func:`read_json`: a JSON file through :func:`decode`; a damaged one is named.
+- :func:`writable_folder`, :func:`writable_file`: check, before any work, that an output
+  can be written, so that hours of work never end in ``NotADirectoryError``.
 
 >>> decode(encode({"loss": [1.0, float("inf")]}))
 {'loss': [1.0, inf]}
@@ -19,7 +22,16 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "decode", "dumps", "encode", "plain"]
+__all__ = [
+    "atomic_write",
+    "decode",
+    "dumps",
+    "encode",
+    "plain",
+    "read_json",
+    "writable_file",
+    "writable_folder",
+]
 
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
@@ -138,3 +150,113 @@ def dumps(value, indent: str = "") -> str:
     if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
         return "[\n" + ",\n".join(inner + dumps(v, inner) for v in value) + "\n" + indent + "]"
     return json.dumps(value, allow_nan=False)
+
+
+def read_json(path: str | os.PathLike, what: str = "file"):
+    """Read a JSON file and :func:`decode` it; a file that is not JSON raises a ValueError
+    naming it.
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        What the file is, for the message (``"results file"``, ``"cache entry"``).
+
+    Returns
+    -------
+    object
+        The decoded content.
+
+    Raises
+    ------
+    ValueError
+        ``<path>: <what> is damaged: <why>`` for a file that is empty, truncated, not
+        UTF-8 or not JSON.
+    OSError
+        Where the file cannot be read at all (its message names it).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.json"
+    >>> _ = path.write_text('{"loss": "nan"}')
+    >>> read_json(path)
+    {'loss': nan}
+    >>> _ = path.write_text('{"loss": ')
+    >>> read_json(path, "results file")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...x.json: results file is damaged: Expecting value: line 1 column 10 (char 9)
+    """
+    path = Path(path)
+    try:
+        return decode(json.loads(path.read_text(encoding="utf-8")))
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{path}: {what} is damaged: {err}") from err
+
+
+def writable_folder(folder: str | os.PathLike, name: str) -> Path:
+    """Make sure files can be written into ``folder`` (created if missing), before work.
+
+    A temporary file is created there and removed: this finds a path through a file
+    (``NotADirectoryError``), a read-only file system and a folder without write
+    permission alike.
+
+    Parameters
+    ----------
+    folder : str or path-like
+    name : str
+        What the folder is for the user (an option's name: ``"--cache"``), for the message.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+
+    Raises
+    ------
+    ValueError
+        ``<name>: cannot write into <folder>: <why>``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> base = pathlib.Path(tempfile.mkdtemp())
+    >>> writable_folder(base / "new", "--cache") == base / "new"
+    True
+    >>> _ = (base / "file").write_text("x")
+    >>> writable_folder(base / "file" / "sub", "--cache")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --cache: cannot write into .../file/sub: Not a directory
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"{name}: cannot write into {folder}: {err.strerror or err}") from None
+    return folder
+
+
+def writable_file(path: str | os.PathLike, name: str) -> Path:
+    """Make sure the file ``path`` can be written (its folder is writable, and it is not
+    a folder itself), before work; see :func:`writable_folder`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> base = pathlib.Path(tempfile.mkdtemp())
+    >>> writable_file(base / "run.json", "--out") == base / "run.json"
+    True
+    >>> writable_file(base, "--out")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --out: ... is a folder, not a file
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name}: {path} is a folder, not a file")
+    writable_folder(path.parent, name)
+    return path

@@ -9,19 +9,29 @@ then normalises by the training split's own mean and standard deviation, as for 
 data set, which changes the values by well under 1%.
 
 Generation takes about two seconds; the tensors are cached in ``root/mnist1d.pt``.
-The package's own download function is never called.
+The package's own download function is never called. A cache that cannot be read, or
+lacks a tensor, or holds one of another shape or type, is derived data: it is generated
+again (with a warning naming the file) and rewritten.
 """
 
 from __future__ import annotations
 
 import io
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 _CACHE_NAME = "mnist1d.pt"
+#: The tensors of the package's standard data set: name -> (shape, dtype).
+_LAYOUT = {
+    "train_x": ((4000, 1, 40), torch.float32),
+    "train_y": ((4000,), torch.int64),
+    "test_x": ((1000, 1, 40), torch.float32),
+    "test_y": ((1000,), torch.int64),
+}
 
 
 def generate() -> dict[str, np.ndarray]:
@@ -48,7 +58,18 @@ def mnist1d_tensors(root: Path) -> dict:
 
     cache = root / _CACHE_NAME
     if cache.is_file():
-        return torch.load(cache, weights_only=True)
+        problem = None
+        try:
+            blob = torch.load(cache, weights_only=True)
+        except Exception as err:  # noqa: BLE001 - whatever the damage, the data are derived
+            problem = f"it cannot be read ({type(err).__name__}: {err})"
+        else:
+            problem = _layout_problem(blob)
+        if problem is None:
+            return blob
+        warnings.warn(
+            f"{cache}: {problem}; generating MNIST-1D again", RuntimeWarning, stacklevel=3
+        )
     raw = generate()
     blob = {
         "train_x": torch.from_numpy(raw["x"].astype(np.float32)).unsqueeze(1),
@@ -61,3 +82,16 @@ def mnist1d_tensors(root: Path) -> dict:
     torch.save(blob, buffer)
     atomic_write(cache, buffer.getvalue())
     return blob
+
+
+def _layout_problem(blob) -> str | None:
+    """What is wrong with a loaded cache (a missing tensor, a wrong shape or type), or None."""
+    if not isinstance(blob, dict):
+        return f"it holds a {type(blob).__name__}, not the tensors"
+    for name, (shape, dtype) in _LAYOUT.items():
+        tensor = blob.get(name)
+        if not isinstance(tensor, torch.Tensor):
+            return f"it lacks the tensor {name!r}"
+        if tuple(tensor.shape) != shape or tensor.dtype != dtype:
+            return f"its {name} is {tuple(tensor.shape)} {tensor.dtype}, not {shape} {dtype}"
+    return None

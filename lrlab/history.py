@@ -43,7 +43,9 @@ class History:
     config : dict
         The options of the run (see :func:`lrlab.train.fit`).
     diverged_at_step : int or None
-        First step whose loss (or gradient norm) was not finite; the run stopped there.
+        First step whose loss (or gradient norm) was not finite, or whose rate the
+        parameters' dtype could not hold, or the last step of an epoch after which the
+        test loss was not finite; the run stopped there.
     stopped_at_step : int or None
         Step after which a callback raised :class:`lrlab.train.StopTraining`.
     wall_time : float

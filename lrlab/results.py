@@ -14,6 +14,8 @@ Stored results live inside the package, in ``lrlab/results_data/``, and are ship
 wheel: a clone and an installed ``lrlab`` (``pip install``, Colab) read the same folder, in
 the same place relative to this module. The folder is, in order of precedence, the
 ``root`` argument, the environment variable ``LRLAB_RESULTS``, or that package folder.
+Where the package folder is read-only (a system or container install), :func:`save`
+writes to a user folder instead (:func:`writable_root`), and the caller says where.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lrlab import device_name
-from lrlab._io import atomic_write, decode, dumps, encode, plain
+from lrlab._io import atomic_write, decode, dumps, encode, plain, read_json
 from lrlab.history import History
 
 __all__ = [
@@ -46,6 +49,8 @@ __all__ = [
     "save",
     "shown_path",
     "stack",
+    "user_results_root",
+    "writable_root",
 ]
 
 #: Environment variable that overrides the results folder.
@@ -73,6 +78,43 @@ def results_root(root: str | os.PathLike | None = None) -> Path:
     if os.environ.get(ROOT_ENV):
         return Path(os.environ[ROOT_ENV])
     return PACKAGE_RESULTS
+
+
+def user_results_root() -> Path:
+    """A results folder of the user's own: ``$XDG_DATA_HOME/lrlab/results``, by default
+    ``~/.local/share/lrlab/results``.
+
+    Examples
+    --------
+    >>> user_results_root().parts[-2:]
+    ('lrlab', 'results')
+    """
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "lrlab" / "results"
+
+
+def writable_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder :func:`save` writes to: :func:`results_root`, unless that is the package's
+    own folder and it cannot be written (a system or container install), then
+    :func:`user_results_root` (set ``LRLAB_RESULTS`` to it for :func:`load` to read there).
+
+    Examples
+    --------
+    >>> writable_root("/tmp/some-results").as_posix()
+    '/tmp/some-results'
+    """
+    folder = results_root(root)
+    if folder.resolve() != PACKAGE_RESULTS.resolve() or _can_write(folder):
+        return folder
+    return user_results_root()
+
+
+def _can_write(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def available(root: str | os.PathLike | None = None) -> list[str]:
@@ -234,7 +276,8 @@ def save(
         Provenance (see :func:`provenance`). For a ``History`` result, ``device``,
         ``seed`` and ``wall_time_s`` default to the History's own.
     root : path, optional
-        Results folder (see :func:`results_root`).
+        Results folder (see :func:`results_root`; a read-only package folder falls back
+        to :func:`user_results_root`, see :func:`writable_root`).
 
     Returns
     -------
@@ -249,7 +292,7 @@ def save(
     >>> load("demo", root=root)["result"]
     {'acc': 0.9}
     """
-    path = _path(name, root)
+    path = writable_root(root) / _path(name, root).name
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a mapping, got {type(config).__name__}")
     is_history = _is_history(result)
@@ -283,6 +326,9 @@ def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
     ------
     FileNotFoundError
         Naming the folder looked in and the results that are there.
+    ValueError
+        For a file that is not a results file (empty, truncated, not JSON, keys
+        missing), naming it.
     """
     path = _path(name, root)
     if not path.is_file():
@@ -296,9 +342,19 @@ def load(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
             f"lrlab.results.save (or `lrlab lr-find --out`) and shipped inside the package; "
             f"a newer lrlab may have this one, or set {ROOT_ENV} to a folder that has it."
         )
-    record = decode(json.loads(path.read_text(encoding="utf-8")))
+    record = read_json(path, "results file")
+    missing = [
+        k
+        for k in ("config", "result", "provenance")
+        if not isinstance(record, dict) or k not in record
+    ]
+    if missing:
+        raise ValueError(f"{path}: results file is damaged: it lacks {', '.join(missing)}")
     if record.get("result_type") == "History":
-        record["result"] = History.from_dict(record["result"])
+        try:
+            record["result"] = History.from_dict(record["result"])
+        except (TypeError, ValueError, AttributeError) as err:
+            raise ValueError(f"{path}: results file is damaged: its History: {err}") from err
     return record
 
 

@@ -3,7 +3,8 @@
 :func:`fit` trains a classifier on an :class:`lrlab.data.Dataset` with SGD (or Adam),
 records every step's learning rate, loss and gradient norm and every epoch's train/test
 loss and accuracy in a :class:`~lrlab.history.History`, stops cleanly when the loss stops
-being finite, and can checkpoint every epoch and resume bit-for-bit (on the CPU). The run
+being finite (or the test loss after an epoch does: divergence is a result, never an
+exception), and can checkpoint every epoch and resume bit-for-bit (on the CPU). The run
 is set up by :func:`lrlab.step.prepare`, the same set-up the range test and the benchmark
 use, from the same :class:`~lrlab.options.RunOptions`; the step, the History and the speed
 measurements live in :mod:`lrlab.step`, :mod:`lrlab.history` and :mod:`lrlab.speed`.
@@ -162,8 +163,16 @@ def _save_checkpoint(path: Path, model, optimizer, scaler, history: History, epo
 
 def _resume(checkpoint, run, schedule, config: dict, epochs: int) -> tuple[History, int]:
     """Load ``checkpoint`` into the prepared run; return its History and the epochs done."""
-    state = torch.load(checkpoint, map_location=run.device, weights_only=True)
-    history = History.from_dict(state["history"])
+    try:
+        state = torch.load(checkpoint, map_location=run.device, weights_only=True)
+        history = History.from_dict(state["history"])
+        parts = (state["model"], state["optimizer"], state["scaler"], state["epoch"])
+    except Exception as err:  # noqa: BLE001 - any failure to read means a damaged file
+        raise ValueError(
+            f"checkpoint {checkpoint} cannot be read ({type(err).__name__}: {err}); "
+            "delete it to start afresh"
+        ) from err
+    model_state, optimizer_state, scaler_state, start_epoch = parts
     stored = {**_CONFIG_DEFAULTS, **history.config}
     differ = {
         k for k in set(config) | set(stored) if config.get(k) != stored.get(k)
@@ -177,11 +186,16 @@ def _resume(checkpoint, run, schedule, config: dict, epochs: int) -> tuple[Histo
             f"checkpoint {checkpoint} was written with different options: {sorted(differ)}"
         )
     history.config = config
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    if run.scaler is not None and state["scaler"] is not None:
-        run.scaler.load_state_dict(state["scaler"])
-    start_epoch = state["epoch"]
+    try:
+        run.model.load_state_dict(model_state)
+        run.optimizer.load_state_dict(optimizer_state)
+        if run.scaler is not None and scaler_state is not None:
+            run.scaler.load_state_dict(scaler_state)
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"checkpoint {checkpoint} does not fit this model and optimizer ({err}); "
+            "delete it to start afresh"
+        ) from err
     try:
         _check.integer("epochs", epochs, minimum=start_epoch)
     except ValueError as err:
@@ -263,9 +277,13 @@ def fit(
     -------
     History
         With ``diverged_at_step`` set (and no exception) if the loss or, without a
-        gradient scaler, the gradient norm became non-finite. On a GPU, losses are read
-        back every 25 steps (or when a callback is due), so up to 24 further steps may have
-        been applied to the model by then; the History ends at the diverged step either way.
+        gradient scaler, the gradient norm became non-finite; if a step's rate exceeds
+        what the parameters' dtype holds (above about 3.4e38 for float32: that step is
+        not taken and its loss is NaN); or if the test loss (or, for class labels, the
+        accuracy) after an epoch is not finite (the epoch's last step is the diverged one,
+        and that epoch is not recorded). On a GPU, losses are read back every 25 steps (or
+        when a callback is due), so up to 24 further steps may have been applied to the
+        model by then; the History ends at the diverged step either way.
     """
     schedule = _as_schedule(schedule)
     epochs = _check.integer("epochs", epochs, minimum=1)
@@ -304,6 +322,7 @@ def fit(
     # Reading a loss back from a GPU makes the CPU wait for it: do that every step only
     # where it is free (CPU), else every few steps or when a callback is due.
     sync_every = 1 if run.device.type != "cuda" else _GPU_SYNC_EVERY
+    rate_limit = _rate_limit(run.optimizer)
     for callback in callbacks:
         if hasattr(callback, "on_fit_start"):
             callback.on_fit_start(model, run.optimizer, history)
@@ -330,11 +349,15 @@ def fit(
             for x, y in data.batches("train", batch_size, seed=seed_of_epoch):
                 lr = schedules.rate_at(schedule, step)
                 history.lr.append(lr)
-                pending.append(run.step(x, y, lr))
+                overflow = abs(lr) > rate_limit
+                # A rate the parameters' dtype cannot hold is a step to infinite weights
+                # (PyTorch refuses to take it): recorded as a non-finite loss, it diverges.
+                pending.append(_not_taken(run.device) if overflow else run.step(x, y, lr))
                 sizes.append(len(y))
                 due = [c for c in callbacks if is_due(c, step)]
                 step += 1
-                if not due and len(pending) < sync_every and len(sizes) < steps_per_epoch:
+                flush = due or overflow or len(pending) >= sync_every
+                if not flush and len(sizes) < steps_per_epoch:
                     continue
                 correct += _flush(pending, history, check_grad=run.precision != "fp16")
                 bar.update(len(pending))
@@ -355,6 +378,11 @@ def fit(
                 run.channels_last,
                 options.loss,
             )
+            if _diverged_on_test(test_loss, test_acc, data):
+                # The last step's update broke the weights although its own loss was
+                # finite: the run diverged there, and this epoch is not recorded.
+                history.diverged_at_step = step - 1
+                break
             history.train_loss.append(
                 float(np.dot(history.loss[-len(sizes) :], sizes)) / sum(sizes)
             )
@@ -399,6 +427,33 @@ def _instance_options(optimizer: torch.optim.Optimizer) -> dict:
         "nesterov": shared(lambda g: bool(g.get("nesterov", False))),
         "weight_decay": shared(lambda g: g.get("weight_decay")),
     }
+
+
+def _rate_limit(optimizer: torch.optim.Optimizer) -> float:
+    """The largest rate a step can take: the largest finite value of a parameter's dtype
+    (about 3.4e38 for float32), over a group's ``"lr_scale"``. PyTorch's optimizers convert
+    the rate to that dtype, and raise rather than step to infinite weights above it."""
+    limits = [math.inf]
+    for group in optimizer.param_groups:
+        scale = abs(group.get("lr_scale", 1.0))
+        for p in group["params"]:
+            if p.is_floating_point() and scale:
+                limits.append(torch.finfo(p.dtype).max / scale)
+    return min(limits)
+
+
+def _not_taken(device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The record of a step that could not be taken: loss, gradient norm and correct
+    predictions, all NaN (what ``_flush`` reads as divergence)."""
+    nan = torch.full((), math.nan, device=device)
+    return nan, nan, nan
+
+
+def _diverged_on_test(test_loss: float, test_acc: float, data) -> bool:
+    """A non-finite test loss, or a non-finite accuracy where there is one (class labels;
+    regression has none): the weights after the epoch's last step are broken."""
+    classes = getattr(data, "task", "classification") == "classification"
+    return not math.isfinite(test_loss) or (classes and not math.isfinite(test_acc))
 
 
 def _flush(pending: list[tuple[torch.Tensor, ...]], history: History, check_grad: bool) -> float:

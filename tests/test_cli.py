@@ -156,8 +156,9 @@ def test_sweep_runs_a_grid_file_caches_it_and_prints_one_line_per_run(tmp_path, 
     argv += ["--no-progress", "--out", str(tmp_path / "records.json")]
     assert cli.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:4] == ["model", "schedule", "lr", "seed"]
-    assert [line.split()[2] for line in lines[1:3]] == ["0.05", "0.1"]
+    assert lines[0] == "2 runs, 0 cached, about 2,694 training examples"  # 2 x 1,347 digits
+    assert lines[1].split()[:4] == ["model", "schedule", "lr", "seed"]
+    assert [line.split()[2] for line in lines[2:4]] == ["0.05", "0.1"]
     records = json.loads((tmp_path / "records.json").read_text())
     assert len(records) == 2 and len(list((tmp_path / "cache").glob("*.json"))) == 2
     assert cli.main(["sweep", str(grid), "--engine", "dask"]) == 2  # argparse refuses it

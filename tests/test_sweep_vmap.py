@@ -205,8 +205,8 @@ def test_cli_sweep_runs_the_vmap_engine(tmp_path, capsys):
     grid.write_text(json.dumps({"data": "digits", "model": "mlp", "seed": [0, 1]}))
     argv = ["sweep", str(grid), "--engine", "vmap", "--cache", str(tmp_path / "cache")]
     assert cli.main([*argv, "--device", "cpu", "--no-progress"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[3] for line in lines[1:]] == ["0", "1"]
+    lines = capsys.readouterr().out.splitlines()  # the plan, the table's head, its rows
+    assert [line.split()[3] for line in lines[2:]] == ["0", "1"]
     records = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*.json")]
     assert len(records) == 2
     assert all("engine='vmap'" in r["result"]["provenance"]["command"] for r in records)

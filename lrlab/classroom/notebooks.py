@@ -75,8 +75,19 @@ def _partition(notebook: dict, name: str) -> list[dict | None]:
     """
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise TypeError(
-            f"notebook must be a notebook's JSON (a dict with 'cells'), got {notebook!r:.80}"
+            f"{name}: notebook must be a notebook's JSON (a dict with 'cells'), "
+            f"got {notebook!r:.80}"
         )
+    for index, cell in enumerate(notebook["cells"]):
+        source = cell.get("source", "") if isinstance(cell, dict) else None
+        text = isinstance(source, str) or (
+            isinstance(source, list) and all(isinstance(line, str) for line in source)
+        )
+        if not text or not isinstance(cell.get("cell_type"), str):
+            raise ValueError(
+                f"{name}: cell {index} is not a notebook cell (a mapping with a "
+                f"'cell_type' and a text 'source'), got {cell!r:.80}"
+            )
     parts, opened_at = [], None
     for index, cell in enumerate(notebook["cells"]):
         if cell.get("cell_type") != "markdown":
@@ -214,10 +225,14 @@ def strip_solutions(notebook: dict, name: str = "notebook") -> dict:
 def write_student_notebooks(paths: Iterable[str | Path], out_dir: str | Path) -> list[Path]:
     """Write the student version of each notebook into ``out_dir`` (same file names).
 
+    Every notebook is read and stripped before any is written, so that one that fails
+    (not JSON, not a notebook, a solution left open) leaves ``out_dir`` as it was; each
+    copy is then written atomically. Every error names the file.
+
     Parameters
     ----------
     paths : iterable of path
-        Chapter notebooks (``.ipynb``).
+        Chapter notebooks (``.ipynb``), with distinct file names.
     out_dir : path
         Folder for the student copies; created if missing. It must not be the folder a
         notebook comes from, so that no chapter is overwritten.
@@ -226,11 +241,21 @@ def write_student_notebooks(paths: Iterable[str | Path], out_dir: str | Path) ->
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    ValueError
+        For a path that is no ``.ipynb`` file, two notebooks of one file name (their
+        copies would overwrite each other), ``out_dir`` among the notebooks' folders, a
+        file that is not a notebook, or a notebook :func:`strip_solutions` refuses.
     """
+    from lrlab._io import atomic_write, writable_folder
+
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("paths must name at least one notebook, got none")
     out_dir = Path(out_dir)
+    by_name: dict[str, Path] = {}
     for path in paths:
         if path.suffix != ".ipynb" or not path.is_file():
             raise ValueError(f"paths must be existing .ipynb files, got {str(path)!r}")
@@ -238,11 +263,25 @@ def write_student_notebooks(paths: Iterable[str | Path], out_dir: str | Path) ->
             raise ValueError(
                 f"out_dir must differ from the notebooks' folder, got {str(out_dir)!r}"
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
+        if path.name in by_name:
+            raise ValueError(
+                f"{by_name[path.name]} and {path} would both be written to "
+                f"{out_dir / path.name}: give notebooks distinct file names"
+            )
+        by_name[path.name] = path
+    students = [strip_solutions(_read(path), name=str(path)) for path in paths]
+    writable_folder(out_dir, "out_dir")
     written = []
-    for path in paths:
-        student = strip_solutions(json.loads(path.read_text()), name=str(path))
+    for path, student in zip(paths, students, strict=True):
         target = out_dir / path.name
-        target.write_text(json.dumps(student, indent=1, ensure_ascii=False) + "\n")
+        atomic_write(target, json.dumps(student, indent=1, ensure_ascii=False) + "\n")
         written.append(target)
     return written
+
+
+def _read(path: Path) -> dict:
+    """A notebook's JSON; a file that is not JSON raises a ValueError naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: not a notebook (not JSON text: {err})") from None

@@ -22,8 +22,10 @@ option groups (:mod:`~lrlab.cli.options`) and the schedule options
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from lrlab.cli.bench import add_bench_command
@@ -60,6 +62,7 @@ __all__ = [
     "build_model",
     "build_parser",
     "config_from_args",
+    "describe_error",
     "load_data",
     "main",
     "run_lr_find",
@@ -90,8 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit codes: bad input (options, grid files, damaged files: fix and rerun), a failure of
+#: the machine or the network (a full disk, an offline download), and Ctrl-C (as shells
+#: count a SIGINT: 128 + 2).
+EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``lrlab`` command; return its exit code (0 on success, 2 on bad options).
+    """Run the ``lrlab`` command; return its exit code.
+
+    0 on success; 2 on bad options or input (``lrlab CMD: error: <what>: <why>`` on
+    stderr, no traceback); 1 when the machine fails it (a file system error, an offline
+    download, a missing extra); 130 on Ctrl-C, saying whether rerunning resumes. Warnings
+    print as ``lrlab CMD: warning: <what>``.
 
     Examples
     --------
@@ -105,8 +119,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or argparse's own usage errors
         return int(exit_.code or 0)
     args.command_line = shlex.join(["lrlab", *argv])
+    name = f"lrlab {args.command}"
     try:
-        return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"lrlab {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        with warnings.catch_warnings():
+            warnings.showwarning = functools.partial(_show_warning, name)
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        resume = getattr(args, "on_interrupt", None)
+        hint = resume(args) if resume is not None else None
+        print(f"{name}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError) as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, ImportError) as err:
+        print(f"{name}: error: {describe_error(err)}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def describe_error(err: BaseException) -> str:
+    """An error in one line, ``<what>: <why>``: an ``OSError`` by its file and reason.
+
+    Examples
+    --------
+    >>> describe_error(FileNotFoundError(2, "No such file or directory", "grid.yaml"))
+    'grid.yaml: No such file or directory'
+    >>> describe_error(ConnectionError("no Ray cluster answers at 10.0.0.1:6379"))
+    'no Ray cluster answers at 10.0.0.1:6379'
+    """
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err) or type(err).__name__
+
+
+def _show_warning(name, message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{name}: warning: {message}", file=sys.stderr if file is None else file)

@@ -12,6 +12,7 @@ from lrlab.cli.options import (
     add_model_options,
     add_optimizer_options,
     build_model,
+    device_option,
     positive_int,
     run_options,
 )
@@ -61,7 +62,12 @@ def add_bench_command(subparsers) -> None:
         default=50_000,
         help="number of synthetic training images (default: %(default)s, as CIFAR)",
     )
-    group.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    group.add_argument(
+        "--device",
+        type=device_option,
+        default=None,
+        help="torch device (default: cuda if available)",
+    )
     group.add_argument(
         "--steps", type=positive_int, default=50, help="timed steps per pipeline (default: 50)"
     )
@@ -146,11 +152,14 @@ def run_bench_train(args: argparse.Namespace) -> int:
     import lrlab
     from lrlab import data as data_mod
     from lrlab import results
+    from lrlab._io import writable_file
     from lrlab.speed import matmul_peak, throughput, training_flops
     from lrlab.step import prepare
 
     if args.out is not None and not args.out.endswith(".json"):
         raise ValueError(f"--out must name a .json file, got {args.out!r}")
+    if args.out is not None:
+        writable_file(args.out, "--out")
     device = torch.device(args.device) if args.device is not None else lrlab.device()
     if args.dataset == "synthetic":
         data = _synthetic(device, args.images)

@@ -11,6 +11,7 @@ from lrlab.cli.options import (
     add_model_options,
     add_optimizer_options,
     build_model,
+    check_plot,
     load_data,
     positive_int,
     run_options,
@@ -170,11 +171,16 @@ def run_lr_find(args) -> int:
 
     import lrlab
     from lrlab import lrfind, models, results
+    from lrlab._io import writable_file
     from lrlab.lrfind import range_test, range_test_seeds
 
     if args.out is not None and (args.seeds > 1 or not args.out.endswith(".json")):
         raise ValueError(f"--out needs a .json path and --seeds 1, got {args.out!r}")
     config = config_from_args(args)  # every option checked before the data are loaded
+    if args.plot is not None:
+        check_plot(args.plot)
+    if args.out is not None:
+        writable_file(args.out, "--out")
     data = load_data(args)
     test = {k: config[k] for k in ("start_lr", "end_lr", "num_iter", "mode", "smooth", "diverge")}
     options = run_options(args, base=lrfind.OPTIONS)

@@ -5,6 +5,7 @@ functions that turn parsed options into objects (:func:`load_data`, :func:`build
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 __all__ = [
     "add_data_options",
@@ -12,6 +13,8 @@ __all__ = [
     "add_optimizer_options",
     "auto_bool",
     "build_model",
+    "check_plot",
+    "device_option",
     "load_data",
     "non_negative_float",
     "parse_bool",
@@ -56,6 +59,67 @@ def parse_bool(text: str) -> bool:
     raise ValueError(f"expected true/false, got {text!r}")
 
 
+def device_option(text: str) -> str:
+    """argparse type: a torch device this machine has (checked before anything is loaded).
+
+    ``cpu``, ``cuda``, ``cuda:N`` (N below the number of GPUs PyTorch sees), ``mps``.
+
+    Examples
+    --------
+    >>> device_option("cpu")
+    'cpu'
+    >>> device_option("gpu0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 'gpu0' is not a torch device (cpu, cuda, cuda:0, mps ...)...
+    """
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a torch device (cpu, cuda, cuda:0, mps ...)"
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise argparse.ArgumentTypeError(
+                f"{text}: PyTorch sees no CUDA GPU on this machine (torch {torch.__version__})"
+            )
+        if device.index is not None and device.index >= count:
+            raise argparse.ArgumentTypeError(f"{text}: this machine has {count} CUDA GPU(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: PyTorch sees no Apple MPS device here")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"{text}: lrlab trains on cpu, cuda or mps")
+    return text
+
+
+def check_plot(path: str, option: str = "--plot") -> None:
+    """Check, before any work, that a figure can be saved at ``path``: its format (the
+    suffix; none means PNG) is one matplotlib writes, and its folder is writable.
+
+    Examples
+    --------
+    >>> check_plot("/tmp/lr.svg")
+    >>> check_plot("/tmp/lr.pnj")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --plot's format must be one of (..., 'png', ...), got 'pnj'
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from lrlab import _check
+    from lrlab._io import writable_file
+
+    suffix = Path(path).suffix.lower().removeprefix(".")
+    if suffix:
+        known = sorted(FigureCanvasBase.get_supported_filetypes())
+        _check.choice(f"{option}'s format", suffix, known)
+    writable_file(path, option)
+
+
 # --- shared option groups -------------------------------------------------------------------
 
 
@@ -83,6 +147,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--device",
+        type=device_option,
         default=None,
         help="torch device, e.g. cpu or cuda:0 (default: cuda when available, else cpu)",
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from lrlab.cli.options import positive_int
-from lrlab.cli.sweep import parse_resources
+from lrlab.cli.options import device_option, positive_int
+from lrlab.cli.sweep import RAY_SECURITY, parse_resources
 
 __all__ = ["add_reproduce_command", "run_reproduce"]
 
@@ -42,6 +42,7 @@ def add_reproduce_command(subparsers) -> None:
     )
     parser.add_argument(
         "--device",
+        type=device_option,
         default=None,
         help="torch device (default: the CPU at the cpu and classroom scales, cuda if any at "
         "the paper's)",
@@ -59,7 +60,8 @@ def add_reproduce_command(subparsers) -> None:
     parser.add_argument(
         "--results",
         default=None,
-        help="results folder (default: LRLAB_RESULTS or lrlab/results_data)",
+        help="results folder (default: LRLAB_RESULTS, else lrlab/results_data, else, where "
+        "that is read-only, ~/.local/share/lrlab/results); checked before the run",
     )
     group = parser.add_argument_group("sweep experiments (the papers' protocols)")
     group.add_argument(
@@ -70,7 +72,12 @@ def add_reproduce_command(subparsers) -> None:
         default=None,
         help="folder of cached sweep runs, for resuming (default: data/cache/sweeps)",
     )
-    group.add_argument("--address", default=None, help="Ray cluster address (--engine ray)")
+    group.add_argument(
+        "--address",
+        default=None,
+        help=f"Ray cluster address (--engine ray; nothing answering in 10 s is an error). "
+        f"{RAY_SECURITY}",
+    )
     group.add_argument(
         "--resources",
         type=parse_resources,
@@ -78,7 +85,17 @@ def add_reproduce_command(subparsers) -> None:
         help="per Ray trial, e.g. cpu=1,gpu=0.25 (default: cpu=1)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run_reproduce)
+    parser.set_defaults(func=run_reproduce, on_interrupt=_interrupt_hint)
+
+
+def _interrupt_hint(args) -> str:
+    """After Ctrl-C: a sweep experiment resumes from its cache, another starts afresh."""
+    from lrlab import experiments
+
+    chosen = [args.name] if args.name else experiments.names()
+    if any("cache" in experiments.get(name).options for name in chosen):
+        return "rerun to resume (the finished runs of a sweep are cached)"
+    return "rerun to start again"
 
 
 def _summary(result: dict) -> str | None:
@@ -97,7 +114,8 @@ def _summary(result: dict) -> str | None:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     """Run ``lrlab reproduce``."""
-    from lrlab import experiments, reproduce
+    from lrlab import experiments, reproduce, results
+    from lrlab._io import writable_folder
 
     if args.list:
         print(reproduce.describe())
@@ -112,6 +130,14 @@ def run_reproduce(args: argparse.Namespace) -> int:
         for key in ("engine", "cache", "address", "resources")
         if (value := getattr(args, key)) is not None
     }
+    # Every output is checked before hours of work: the results folder, the sweep cache.
+    root = None
+    if args.scale in ("cpu", "paper"):
+        root = writable_folder(results.writable_root(args.results), "--results")
+        if root != results.results_root(args.results):
+            print(f"the package's results folder is read-only: results go to {root}")
+    if "cache" in sweep_options:
+        writable_folder(sweep_options["cache"], "--cache")
     for name in chosen:
         exp = experiments.get(name)
         options = {k: v for k, v in sweep_options.items() if k in exp.options}
@@ -126,7 +152,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
             "jobs": args.jobs,
         }
         if args.scale in ("cpu", "paper"):
-            out = experiments.store(name, args.scale, root=args.results, **common, **options)
+            out = experiments.store(name, args.scale, root=root, **common, **options)
         else:
             out = experiments.run(name, args.scale, **common, **options)
             took = out["wall_time_s"]

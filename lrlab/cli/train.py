@@ -59,7 +59,15 @@ def add_train_command(subparsers) -> None:
         "of the ensembles of the first k snapshots, k = 1..M (lrlab.ensembles)",
     )
     add_schedule_options(parser)
-    parser.set_defaults(func=run_train)
+    parser.set_defaults(func=run_train, on_interrupt=_interrupt_hint)
+
+
+def _interrupt_hint(args) -> str | None:
+    """What rerunning does after Ctrl-C: resume from the checkpoint, where there is one."""
+    if args.checkpoint is None:
+        return None
+    again = "rerun" if args.resume else "rerun with --resume"
+    return f"{again} to resume from the last epoch in {args.checkpoint}"
 
 
 def _snapshot_steps(text: str):
@@ -86,7 +94,8 @@ def _snapshots(args, schedule, total_steps: int):
         )
     if args.snapshots == "cycle-ends" and getattr(schedule, "name", None) not in ("sgdr", "cyclic"):
         raise ValueError(
-            f"--snapshots cycle-ends needs --schedule sgdr or cyclic, got {args.schedule}"
+            "--snapshots cycle-ends needs --schedule sgdr or cyclic (without --warmup-steps), "
+            f"got {schedule!r}"
         )
     where = schedule if args.snapshots == "cycle-ends" else args.snapshots
     try:
@@ -113,10 +122,14 @@ def _report_snapshots(snapshots, data, model, history) -> None:
 def run_train(args: argparse.Namespace) -> int:
     """Run ``lrlab train``."""
     from lrlab import results, train
+    from lrlab._io import writable_file
 
     if args.out is not None and not args.out.endswith(".json"):
         raise ValueError(f"--out must name a .json file, got {args.out!r}")
     options = run_options(args)  # checked before the data are loaded
+    for option, path in (("--out", args.out), ("--checkpoint", args.checkpoint)):
+        if path is not None:
+            writable_file(path, option)  # before the work, not after it
     data = load_data(args)
     steps_per_epoch = data.num_batches("train", args.batch_size)
     schedule = schedule_from_args(args, total_steps=args.epochs * steps_per_epoch)

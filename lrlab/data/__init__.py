@@ -33,12 +33,13 @@ normalisation): class labels, or real-valued targets for regression.
 from __future__ import annotations
 
 from lrlab._cifar import SOURCES, ChecksumError, CifarSource
-from lrlab.data.builtin import NAMES, load
+from lrlab.data.builtin import INFO, NAMES, Info, load
 from lrlab.data.dataset import SPLITS, TASKS, Dataset, crop_flip
 from lrlab.data.loader import torchvision_loader
 from lrlab.data.own import from_tensors, subset
 
 __all__ = [
+    "INFO",
     "NAMES",
     "SOURCES",
     "SPLITS",
@@ -46,6 +47,7 @@ __all__ = [
     "ChecksumError",
     "CifarSource",
     "Dataset",
+    "Info",
     "crop_flip",
     "from_tensors",
     "load",

@@ -4,17 +4,37 @@ CIFAR-10/100 (downloaded, MD5-checked, cached as tensors)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
+from lrlab import _check
 from lrlab._cifar import SOURCES, cifar_tensors
 from lrlab.data.dataset import Dataset
-from lrlab import _check
 
-__all__ = ["NAMES", "load"]
+__all__ = ["INFO", "NAMES", "Info", "load"]
 
 #: Every name :func:`load` accepts.
 NAMES: tuple[str, ...] = ("digits", "mnist1d", *SOURCES)
+
+
+class Info(NamedTuple):
+    """What a built-in data set holds, known without loading it."""
+
+    train: int
+    test: int
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+
+#: The sizes and shapes of the built-in data sets, to check and size work (a sweep's grid)
+#: before any data is loaded or downloaded.
+INFO: dict[str, Info] = {
+    "digits": Info(1347, 450, (1, 8, 8), 10),
+    "mnist1d": Info(4000, 1000, (1, 40), 10),
+    "cifar10": Info(50_000, 10_000, (3, 32, 32), 10),
+    "cifar100": Info(50_000, 10_000, (3, 32, 32), 100),
+}
 
 
 def load(name: str, root="data/cache", device=None, download: bool = True) -> Dataset:

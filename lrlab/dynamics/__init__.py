@@ -15,9 +15,10 @@ The package holds one idea per module: :mod:`~lrlab.dynamics.quadratic` (quadrat
 and without momentum), :mod:`~lrlab.dynamics.maps` (any gradient map: iteration, orbits,
 bifurcation diagrams), :mod:`~lrlab.dynamics.deep_linear` (deep linear networks) and
 :mod:`~lrlab.dynamics.toy_losses` (the small losses the chapters study, each as a pair of
-NumPy functions ``loss, grad``) and :mod:`~lrlab.dynamics.catapult` (the two-layer model of
-Lewkowycz et al.'s catapult phase, in closed form); every name is importable from
-``lrlab.dynamics``.
+NumPy functions ``loss, grad``), :mod:`~lrlab.dynamics.catapult` (the two-layer model of
+Lewkowycz et al.'s catapult phase, in closed form) and :mod:`~lrlab.dynamics.river_valley`
+(Wen et al.'s river valley: noisy SGD under any schedule, with its exact moments); every
+name is importable from ``lrlab.dynamics``.
 
 >>> from lrlab import dynamics
 >>> loss, grad = dynamics.two_wells()
@@ -36,6 +37,14 @@ from lrlab.dynamics.deep_linear import (
 )
 from lrlab.dynamics.maps import bifurcation, iterate, orbit_period
 from lrlab.dynamics.quadratic import contraction_factor, gd_quadratic, max_stable_lr
+from lrlab.dynamics.river_valley import (
+    river_loss,
+    river_valley_loss,
+    river_valley_moments,
+    river_valley_sgd,
+    stationary_spread,
+    valley_loss,
+)
 from lrlab.dynamics.toy_losses import double_well, power_well, product_loss, two_wells
 
 __all__ = [
@@ -57,4 +66,10 @@ __all__ = [
     "catapult_init",
     "catapult_gd",
     "catapult_summary",
+    "river_valley_sgd",
+    "river_valley_moments",
+    "river_valley_loss",
+    "valley_loss",
+    "river_loss",
+    "stationary_spread",
 ]

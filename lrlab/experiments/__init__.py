@@ -15,8 +15,9 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
 :mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps), and
-:mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`.
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps), and for
+Part V :mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`, and
+:mod:`~lrlab.experiments.wsd` (warmup-stable-decay: cooldowns and branching).
 
 >>> "sgdr" in names()
 True
@@ -41,6 +42,7 @@ from lrlab.experiments import (
     restarts,
     warmup,
     warmup_choice,
+    wsd,
 )
 from lrlab.experiments.experiment import (
     SCALES,
@@ -81,6 +83,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         reproductions,
         warmup,
         warmup_choice,
+        wsd,
     )
     for exp in module.EXPERIMENTS
 }
@@ -231,13 +234,25 @@ def store(
     -------
     dict
         The stored record, as :func:`load` reads it back.
+
+    Notes
+    -----
+    The results folder is checked to be writable before the run, and the result is saved
+    the moment the run returns, before anything else that could fail. Where the package's
+    own folder is read-only (a system or container install), the result goes to a user
+    folder (:func:`lrlab.results.writable_root`), and a line says where and how the
+    chapters find it (``LRLAB_RESULTS``).
     """
     import lrlab
     from lrlab import results
+    from lrlab._io import writable_folder
 
     check_scale(scale)
     if scale not in ("cpu", "paper"):
         raise ValueError(f"scale must be 'cpu' or 'paper' to store a result, got {scale!r}")
+    stem = result_name(name, scale)
+    folder = writable_folder(results.writable_root(root), "results folder")
+    provenance_command = command(name, scale, device=device, **options)
     out = run(
         name,
         scale,
@@ -248,17 +263,22 @@ def store(
         **options,
     )
     path = results.save(
-        result_name(name, scale),
+        stem,
         out["result"],
         out["config"],
-        command=command(name, scale, device=device, **options),
+        command=provenance_command,
         device=lrlab.device_name(out["device"]),
         seed=None,
         wall_time_s=out["wall_time_s"],
-        root=root,
+        root=folder,
     )
     print(f"wrote {path} ({out['wall_time_s']:.0f} s)")
-    return results.load(result_name(name, scale), root=root)
+    if folder != results.results_root(root):
+        print(
+            f"(the package's results folder {results.results_root(root)} is read-only; "
+            f"set LRLAB_RESULTS={folder} for the chapters to read this result)"
+        )
+    return results.load(stem, root=folder)
 
 
 def load(name: str, scale: str = "cpu", *, root=None) -> dict[str, Any]:

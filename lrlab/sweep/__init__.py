@@ -7,13 +7,22 @@ option filled in from :data:`DEFAULTS`. :func:`run_one` trains one config with
 wall time, provenance); it is a pure function of the config (on the CPU, bit for bit).
 :func:`run` runs a whole grid, caching each result in a file named by a hash of its
 config (:func:`config_key`, written atomically), so an interrupted sweep resumes where it
-stopped and a finished one costs nothing. Engines:
+stopped and a finished one costs nothing. Before the first run, :func:`check` builds every
+config's schedule, model (on the meta device) and optimizer, so a bad value anywhere in
+the grid fails at once; :func:`size` counts a grid's runs without expanding it. A run
+that diverges (a non-finite loss, a test loss that stops being finite, a rate its
+parameters' dtype cannot hold) is a result, cached like the others; a damaged cache entry,
+or one another lrlab version made, is run again with a warning naming its file. Engines:
 
 - ``"local"`` (default): in this process, one run after the other, with a progress bar;
 - ``"ray"``: `Ray Tune <https://docs.ray.io/en/latest/tune/>`_ (the ``lrlab[sweep]``
-  extra). Without an address it starts a quiet local Ray instance; with ``address=`` or
-  ``RAY_ADDRESS`` the same trials run on a cluster, each with ``resources`` such as
-  ``{"cpu": 1, "gpu": 0.25}`` (four small runs share one GPU). Same results;
+  extra). Without an address it starts a quiet local Ray instance that listens on
+  127.0.0.1 only; with ``address=`` or ``RAY_ADDRESS`` the same trials run on a cluster
+  (an address where nothing answers is an error after 10 s), each with ``resources`` such
+  as ``{"cpu": 1, "gpu": 0.25}`` (four small runs share one GPU). Same results. Ray runs
+  whatever code a client sends and has no authentication: keep a cluster's ports on a
+  private network (`Ray's security guide
+  <https://docs.ray.io/en/latest/ray-security/index.html>`_);
 - ``"vmap"``: in this process, the configs that differ only in seed, rate and schedule
   trained at once, their models stacked with ``torch.func`` (:mod:`~lrlab.sweep.vmap`:
   SGD in fp32, models without BatchNorm or dropout, digits and MNIST-1D; anything else
@@ -25,11 +34,13 @@ per schedule, the seeds' spread as a band). The package holds one file per idea:
 :mod:`~lrlab.sweep.grid` (grids, configs, schedules), :mod:`~lrlab.sweep.engines` (running),
 :mod:`~lrlab.sweep.vmap` (the stacked engine) and :mod:`~lrlab.sweep.gather` (tables and plots).
 
-A schedule is named by a factory of :mod:`lrlab.schedules` with its parameters; the run's
-``lr`` fills the factory's ``lr`` (or ``max_lr``), ``total_steps`` defaults to the run's
-length, ``<rate>_ratio`` gives a rate parameter as a multiple of ``lr``
-(``"min_lr_ratio": 0.01``) and ``"unit": "epoch"`` counts step parameters
-(``milestones``, ``first_cycle``, ``step_size`` ...) in epochs.
+A schedule is named by a factory of :mod:`lrlab.schedules` with its parameters, and
+built by :func:`lrlab.schedules.from_spec`, as on the command line: the run's ``lr`` fills
+the factory's ``lr`` (or ``max_lr``), ``total_steps`` defaults to the run's length,
+``<rate>_ratio`` gives a rate parameter as a multiple of ``lr`` (``"min_lr_ratio": 0.01``),
+``"unit": "epoch"`` counts step parameters (``milestones``, ``first_cycle``,
+``step_size`` ...) in epochs, and ``warmup_steps`` prepends a linear warm-up to a schedule
+without one of its own (``{"name": "cosine", "warmup_steps": 2, "unit": "epoch"}``).
 
 >>> grid = {"data": "digits", "model": "mlp", "epochs": 1, "seed": [0, 1],
 ...         "lr": [0.03, 0.1], "schedule": ["constant", {"name": "cosine"}]}
@@ -44,23 +55,32 @@ True
 
 from __future__ import annotations
 
-from lrlab.sweep.engines import ENGINES, run, run_one
+from lrlab.sweep.engines import ENGINES, Plan, run, run_one
 from lrlab.sweep.gather import plot, summary, summary_table, table
 from lrlab.sweep.grid import (
     DEFAULTS,
+    DISPLAY_KEYS,
+    check,
     config_key,
     expand,
+    identity,
     load_grid,
     make_schedule,
     normalize,
     schedule_label,
+    size,
+    train_examples,
 )
 
 __all__ = [
     "DEFAULTS",
+    "DISPLAY_KEYS",
     "ENGINES",
+    "Plan",
+    "check",
     "config_key",
     "expand",
+    "identity",
     "load_grid",
     "make_schedule",
     "normalize",
@@ -68,7 +88,9 @@ __all__ = [
     "run",
     "run_one",
     "schedule_label",
+    "size",
     "summary",
     "summary_table",
     "table",
+    "train_examples",
 ]

@@ -7,14 +7,27 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lrlab import _check
-from lrlab.sweep.grid import config_key, dataset, expand, make_schedule, normalize, run_options
+from lrlab._io import atomic_write, decode, encode, read_json
+from lrlab.sweep.grid import (
+    check,
+    config_key,
+    dataset,
+    expand,
+    identity,
+    make_schedule,
+    normalize,
+    run_options,
+    train_examples,
+)
 
-__all__ = ["ENGINES", "StopAfter", "run", "run_one"]
+__all__ = ["ENGINES", "Plan", "StopAfter", "run", "run_one"]
 
 ENGINES = ("local", "ray", "vmap")
 
@@ -109,6 +122,15 @@ def run_one(
     }
 
 
+def _device(device):
+    """The device the local engines train on: ``device``, else :func:`lrlab.device`."""
+    import torch
+
+    import lrlab
+
+    return torch.device(device) if device is not None else lrlab.device()
+
+
 class StopAfter:
     """A ``fit`` callback ending the run after ``steps`` optimizer steps."""
 
@@ -125,18 +147,64 @@ class StopAfter:
 # --- many runs ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a sweep is about to do, known before its first run (see ``confirm`` of
+    :func:`run`): its runs, those already cached, and the training examples the others
+    will go through (epochs times the training split, :func:`~lrlab.sweep.grid.train_examples`).
+
+    Examples
+    --------
+    >>> str(Plan(runs=60, cached=12, examples=64_656))
+    '60 runs, 12 cached, about 64,656 training examples'
+    """
+
+    runs: int
+    cached: int
+    examples: int
+
+    def __str__(self) -> str:
+        return f"{self.runs} runs, {self.cached} cached, about {self.examples:,} training examples"
+
+
 def _cached(cache: Path | None, key: str, config: dict) -> dict | None:
-    if cache is None or not (cache / f"{key}.json").is_file():
+    """The cached result of ``config``, or None; a damaged entry, or one made by another
+    lrlab version, is a miss (with a warning naming the file): its config runs again."""
+    import lrlab
+
+    path = cache / f"{key}.json" if cache is not None else None
+    if path is None or not path.is_file():
         return None
-    record = json.loads((cache / f"{key}.json").read_text(encoding="utf-8"))
-    return record["result"] if record.get("config") == config else None
+    try:
+        record = read_json(path, "cache entry")
+        result = record["result"]
+        stored, version = record["config"], result["provenance"]["lrlab_version"]
+    except (ValueError, KeyError, TypeError) as err:
+        # Entries are written atomically: a damaged one is foreign, or its disk failed.
+        if isinstance(err, ValueError):
+            reason = str(err)
+        elif isinstance(err, KeyError):
+            reason = f"{path}: cache entry is damaged: it lacks {err}"
+        else:
+            reason = f"{path}: cache entry is damaged: it is no record"
+        warnings.warn(f"{reason}; running its config again", RuntimeWarning, stacklevel=3)
+        return None
+    if not isinstance(stored, dict) or identity(stored) != identity(config):
+        return None  # another config's entry under this name: not trusted
+    if version != lrlab.__version__:
+        warnings.warn(
+            f"{path}: cache entry made by lrlab {version}, this is lrlab "
+            f"{lrlab.__version__}; running its config again",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return result
 
 
 def _store(cache: Path | None, key: str, config: dict, result: dict) -> None:
-    from lrlab._io import atomic_write
-
     if cache is not None:
-        text = json.dumps({"key": key, "config": config, "result": result}, allow_nan=False)
+        text = json.dumps(encode({"key": key, "config": config, "result": result}), allow_nan=False)
         atomic_write(cache / f"{key}.json", text + "\n")
 
 
@@ -151,6 +219,7 @@ def run(
     address: str | None = None,
     resources: Mapping[str, float] | None = None,
     max_steps: int | None = None,
+    confirm: Callable[[Plan], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every config of a grid (those not cached yet) and return all their records.
 
@@ -183,23 +252,39 @@ def run(
     max_steps : int, optional
         Smoke test: stop every run after this many steps (local and vmap engines); nothing
         is read from or written to the cache.
+    confirm : callable, optional
+        ``confirm(plan)`` with the sweep's :class:`Plan`, called after every config is
+        checked (:func:`~lrlab.sweep.grid.check`) and the cache read, before the first run;
+        it may raise to stop the sweep (the command line asks for ``--yes`` there).
 
     Returns
     -------
     list of dict
         One ``{"key", "config", "result"}`` per config, in grid order (``result`` as
         :func:`run_one` returns it).
+
+    Notes
+    -----
+    A run that diverges is a result (``diverged`` true, its final metrics those of its
+    last finished epoch, ``None`` if it diverged in its first), cached like any other. A
+    cache entry that cannot be read (truncated, empty, not JSON), or that another lrlab
+    version made, is run again, with a warning naming the file. Every record is stored
+    with non-finite numbers as the strings ``"nan"``, ``"inf"``, ``"-inf"``
+    (:mod:`lrlab.results`' codec) and read back as floats.
     """
     _check.choice("engine", engine, ENGINES)
     configs = expand(grid)
-    keys = [config_key(c) for c in configs]
     if max_steps is not None:
         if engine == "ray":
             raise ValueError("max_steps (a smoke test) runs with engine='local' or 'vmap' only")
         cache = None  # a cut-short run is not the config's result
+    check(configs, device=None if engine == "ray" else _device(device))
+    keys = [config_key(c) for c in configs]
     cache = Path(cache) if cache is not None else None
     done = {k: r for k, c in zip(keys, configs, strict=True) if (r := _cached(cache, k, c))}
     todo = {k: c for k, c in zip(keys, configs, strict=True) if k not in done}
+    if confirm is not None:
+        confirm(Plan(len(keys), len(done), sum(train_examples(c) for c in todo.values())))
     command = shlex.join(sys.argv)
     if engine == "local":
         from tqdm.auto import tqdm
@@ -243,22 +328,63 @@ def _ray_trial(space: dict) -> dict:
     torch.set_num_threads(params["threads"])
     result = run_one(params["config"], data_root=params["data_root"], command=params["command"])
     # One string metric: Tune keeps it as it is (it would flatten nested dicts).
-    return {"result_json": json.dumps(result, allow_nan=False)}
+    return {"result_json": json.dumps(encode(result), allow_nan=False)}
+
+
+#: Seconds to wait for a Ray cluster's address to accept a connection.
+RAY_CONNECT_TIMEOUT_S = 10.0
+#: Ray reads this when it is imported: "0" is its single-machine mode (as on macOS and
+#: Windows), in which every process of a local instance listens on 127.0.0.1 only
+#: (measured with Ray 2.60: without it, its servers listen on every interface).
+_RAY_SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _ray_endpoint(address: str) -> tuple[str, int] | None:
+    """The host and port an address names (``ray://host:port``, ``host:port``,
+    ``[v6]:port``), or None for ``auto``/``local`` and addresses without a port."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """Raise ConnectionError unless something accepts a TCP connection at ``address``
+    within ``timeout`` seconds (Ray's own connect waits minutes)."""
+    import socket
+
+    endpoint = _ray_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        socket.create_connection(endpoint, timeout=timeout).close()
+    except OSError as err:
+        raise ConnectionError(
+            f"no Ray cluster answers at {address} (waited {timeout:g} s: "
+            f"{getattr(err, 'strerror', None) or err}); start one with `ray start --head`, "
+            "or check the address and the firewall"
+        ) from None
 
 
 def _run_ray(todo: dict, address, resources, data_root, command) -> dict[str, dict]:
     import logging
     import tempfile
 
+    resources = dict(resources or {"cpu": 1})
+    unknown = sorted(set(resources) - {"cpu", "gpu"})
+    if unknown or not all(v >= 0 for v in resources.values()):
+        raise ValueError(f"resources must map 'cpu'/'gpu' to numbers >= 0, got {resources}")
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None:
+        _check_reachable(address)
+    elif "ray" not in sys.modules:
+        os.environ.setdefault(_RAY_SINGLE_MACHINE, "0")  # a local instance on 127.0.0.1
     try:
         import ray
         from ray import tune
     except ImportError:
         raise ImportError("engine='ray' needs Ray Tune: pip install 'lrlab[sweep]'") from None
-    resources = dict(resources or {"cpu": 1})
-    unknown = sorted(set(resources) - {"cpu", "gpu"})
-    if unknown or not all(v >= 0 for v in resources.values()):
-        raise ValueError(f"resources must map 'cpu'/'gpu' to numbers >= 0, got {resources}")
     # Quiet: no dashboard, no worker output forwarded, no Tune progress tables.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -266,12 +392,20 @@ def _run_ray(todo: dict, address, resources, data_root, command) -> dict[str, di
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(
-            address=address or os.environ.get("RAY_ADDRESS") or None,
+            address=address,
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.ERROR,
             configure_logging=True,
         )
+        if address is None and ray.util.get_node_ip_address() not in ("127.0.0.1", "::1"):
+            warnings.warn(
+                "the local Ray instance listens on every network interface (Ray was "
+                f"imported before lrlab could set {_RAY_SINGLE_MACHINE}=0); Ray has no "
+                "authentication: see https://docs.ray.io/en/latest/ray-security/index.html",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     logging.getLogger("ray").setLevel(logging.ERROR)
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
     params = [
@@ -296,7 +430,7 @@ def _run_ray(todo: dict, address, resources, data_root, command) -> dict[str, di
             for trial in grid:
                 if trial.error is not None:
                     raise RuntimeError(f"a Ray trial failed: {trial.error}") from trial.error
-                out[trial.config["trial"]["key"]] = json.loads(trial.metrics["result_json"])
+                out[trial.config["trial"]["key"]] = decode(json.loads(trial.metrics["result_json"]))
     finally:
         if started_here:
             ray.shutdown()

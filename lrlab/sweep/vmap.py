@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -70,6 +69,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lrlab.schedules import rate_at
 from lrlab.sweep.grid import dataset, make_schedule
 
 __all__ = ["run_stacks", "sgd_step", "stacks"]
@@ -154,14 +154,6 @@ def sgd_step(
         rate = lr.view(-1, *(1,) * (param.ndim - 1))
         new_params[name] = param - rate * grad
     return new_params, new_buffers if momentum != 0 else None
-
-
-def _rate(schedule, step: int) -> float:
-    """``schedule(step)``, checked as :func:`lrlab.train.fit` checks every rate."""
-    lr = float(schedule(step))
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"schedule({step}) must be a finite rate >= 0, got {lr}")
-    return lr
 
 
 def _refuse_unsupported(configs: list[dict], device: torch.device, data_root) -> None:
@@ -322,10 +314,11 @@ def _train_stack(configs: list[dict], device, data_root: str, command, max_steps
         steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
     )
     schedules = [make_schedule(c["schedule"], c["lr"], steps_per_epoch, epochs) for c in configs]
-    # (steps, M): fit's rate of every step, rounded to float32 as SGD applies it.
-    rates = torch.tensor(
-        [[_rate(s, t) for s in schedules] for t in range(total)], dtype=torch.float32
-    ).to(device)
+    # (steps, M): fit's rate of every step, rounded to float32 as SGD applies it. A rate
+    # float32 cannot hold is a step fit does not take: that member diverges there.
+    exact = np.array([[rate_at(s, t) for s in schedules] for t in range(total)]).reshape(-1, size)
+    beyond = exact > torch.finfo(torch.float32).max
+    rates = torch.tensor(exact, dtype=torch.float32).to(device)
     nets = []
     for config in configs:  # as run_one: seed, then build
         torch.manual_seed(config["seed"])
@@ -379,6 +372,7 @@ def _train_stack(configs: list[dict], device, data_root: str, command, max_steps
             step += 1
         losses_cpu = torch.stack(losses).cpu().numpy()  # (steps of this epoch, M)
         bad = ~(np.isfinite(losses_cpu) & np.isfinite(torch.stack(norms).cpu().numpy()))
+        bad |= beyond[epoch * steps_per_epoch : epoch * steps_per_epoch + len(sizes)]
         for m in np.flatnonzero(live):
             hit = np.flatnonzero(bad[:, m])
             done = epoch * steps_per_epoch
@@ -392,6 +386,11 @@ def _train_stack(configs: list[dict], device, data_root: str, command, max_steps
         if cut or not live.any():
             break
         test_loss, test_correct = _evaluate(logits_of, params, data, max(batch_size, 512), size)
+        # As fit: a non-finite test loss means the epoch's last step broke the weights.
+        for m in np.flatnonzero(live & ~np.isfinite(test_loss)):
+            logs[m]["diverged"], live[m] = True, False
+        if not live.any():
+            break
         for m in np.flatnonzero(live):
             loss_list = [float(v) for v in losses_cpu[:, m]]
             logs[m]["train_loss"].append(float(np.dot(loss_list, sizes)) / sum(sizes))

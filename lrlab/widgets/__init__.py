@@ -15,7 +15,8 @@ A new explorer needs only its drawing function::
 Each explorer is thin glue over plain functions that build and draw what it shows;
 those functions are what the tests check. The generic machinery lives in
 :mod:`lrlab.scrubber`, the schedule explorer in :mod:`lrlab.widgets.schedule` and the
-quadratic step-size explorer in :mod:`lrlab.widgets.quadratic`; this module gathers them.
+quadratic step-size explorer in :mod:`lrlab.widgets.quadratic`, the river-valley explorer of
+warmup-stable-decay in :mod:`lrlab.widgets.river_valley`; this module gathers them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ from lrlab.widgets.quadratic import (
     quadratic_figure,
     quadratic_panels,
 )
+from lrlab.widgets.river_valley import (
+    draw_river_valley,
+    final_losses,
+    river_valley_explorer,
+    river_valley_figure,
+)
 from lrlab.widgets.schedule import (
     SCHEDULE_CONTROLS,
     default_values,
@@ -52,14 +59,18 @@ __all__ = [
     "Scrubber",
     "default_values",
     "draw_quadratic",
+    "draw_river_valley",
     "draw_schedule",
     "explorer",
     "explorer_mode",
+    "final_losses",
     "live_explorer",
     "make_schedule",
     "quadratic_explorer",
     "quadratic_figure",
     "quadratic_panels",
+    "river_valley_explorer",
+    "river_valley_figure",
     "schedule_explorer",
     "schedule_figure",
     "schedule_gallery",
