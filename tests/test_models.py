@@ -206,3 +206,35 @@ def test_build_with_a_seed_is_a_function_of_the_seed():
     c = models.build("cnn1d", 10, (1, 40), seed=4)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
+
+
+@pytest.mark.parametrize("parametrization", ["sp", "mup"])
+def test_mlp_init_scale_multiplies_the_weights_and_the_bias_free_output_by_its_power(
+    parametrization,
+):
+    """init_scale c multiplies each weight matrix of the same seed's network by c and leaves
+    the biases; with the biases zeroed, a ReLU network of L linear layers is positively
+    homogeneous of degree L in its weights, so its output is multiplied by exactly c^L (a
+    closed form; float32 weights, so to float32's precision)."""
+    options = {"hidden": (32, 32, 32)}
+    if parametrization == "mup":
+        options = {"hidden": (32, 32), "parametrization": "mup", "base_width": 8}
+    one = models.build("mlp", 10, (1, 8, 8), seed=5, **options).double()
+    three = models.build("mlp", 10, (1, 8, 8), seed=5, init_scale=3.0, **options).double()
+    layers = [(a, b) for a, b in zip(one, three, strict=True) if isinstance(a, nn.Linear)]
+    for a, b in layers:
+        torch.testing.assert_close(b.weight, 3.0 * a.weight)
+        assert torch.equal(b.bias, a.bias)
+    with torch.no_grad():
+        for a, b in layers:
+            a.bias.zero_()
+            b.bias.zero_()
+    x = torch.randn(16, 1, 8, 8, dtype=torch.float64)
+    expected = 3.0 ** len(layers) * one(x)
+    slack = 1e-5 * float(expected.abs().max())
+    torch.testing.assert_close(three(x), expected, rtol=1e-5, atol=slack)
+
+
+def test_mlp_init_scale_must_be_positive():
+    with pytest.raises(ValueError, match="^init_scale must be"):
+        models.build("mlp", 10, (1, 8, 8), init_scale=0.0)

@@ -15,7 +15,8 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
 :mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps) and
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps), and for
+Part V :mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`, and
 :mod:`~lrlab.experiments.wsd` (warmup-stable-decay: cooldowns and branching).
 
 >>> "sgdr" in names()
@@ -39,6 +40,8 @@ from lrlab.experiments import (
     range_test,
     reproductions,
     restarts,
+    warmup,
+    warmup_choice,
     wsd,
 )
 from lrlab.experiments.experiment import (
@@ -78,6 +81,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         flat_minima,
         network_stability,
         reproductions,
+        warmup,
+        warmup_choice,
         wsd,
     )
     for exp in module.EXPERIMENTS

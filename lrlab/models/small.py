@@ -61,6 +61,7 @@ def mlp(
     width: int | None = None,
     parametrization: str = "sp",
     base_width: int | None = None,
+    init_scale: float = 1.0,
 ) -> nn.Module:
     """A multilayer perceptron: flatten, then Linear + ReLU per hidden width, then Linear.
 
@@ -75,6 +76,18 @@ def mlp(
     biases and the readout's weights and bias multiplied by √m, and a readout that divides
     its input by m (:class:`ScaledReadout`). At ``width == base_width`` it is the standard
     network. Train it with the per-layer rates of :func:`lrlab.scaling.mup_param_groups`.
+
+    ``init_scale = c`` multiplies every weight matrix of that initialisation by c (the
+    biases stay as they are). Without biases a ReLU network is positively homogeneous, so
+    its output is multiplied by c^L with L linear layers (c³ for the default two hidden
+    layers), and its sharpness at initialisation grows with c about as fast. It is a knob
+    for where training starts: Gilmer et al. (2022, *A Loss Curvature Perspective on
+    Training Instabilities of Deep Learning Models*) trace instabilities to
+    initialisations in regions of high curvature, and Kalra & Barkeshli (2024, *Why
+    Warmup the Learning Rate?*) find that whether training first reduces the sharpness or
+    first raises it (progressive sharpening) depends on the initialisation. On the book's
+    digits with the square loss, c = 2 starts in the first regime and c = 1 in the
+    second (book/warmup).
 
     Parameters
     ----------
@@ -91,6 +104,8 @@ def mlp(
         Standard, or μP (needs equal hidden widths and ``base_width``).
     base_width : int, optional
         The width at which the μP network is the standard one; μP only.
+    init_scale : float
+        Multiplies every initial weight matrix, > 0.
 
     Returns
     -------
@@ -103,11 +118,16 @@ def mlp(
     torch.Size([2, 10])
     >>> mlp(10, (1, 8, 8), width=512, parametrization="mup", base_width=128)[-1]
     ScaledReadout(in_features=512, out_features=10, bias=True, width_mult=4)
+    >>> _ = torch.manual_seed(0); one = mlp(10, (1, 8, 8))
+    >>> _ = torch.manual_seed(0); two = mlp(10, (1, 8, 8), init_scale=2.0)
+    >>> torch.equal(two[1].weight, 2 * one[1].weight), torch.equal(two[1].bias, one[1].bias)
+    (True, True)
     """
     hidden = _check.integers("hidden", hidden, minimum=1)
     if width is not None:
         hidden = (_check.integer("width", width, minimum=1),) * len(hidden)
     _check.choice("parametrization", parametrization, PARAMETRIZATIONS)
+    init_scale = _check.number("init_scale", init_scale, low=0, low_open=True)
     mup = parametrization == "mup"
     if mup and base_width is None:
         raise ValueError("parametrization='mup' needs base_width (an integer >= 1)")
@@ -123,7 +143,7 @@ def mlp(
         layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
     if not mup:
         layers.append(nn.Linear(widths[-1], num_classes))
-        return nn.Sequential(*layers)
+        return _scale_weights(nn.Sequential(*layers), init_scale)
     m = widths[-1] / base_width
     layers.append(ScaledReadout(widths[-1], num_classes, width_mult=m))
     net = nn.Sequential(*layers)
@@ -135,6 +155,16 @@ def mlp(
             layer.bias *= m**0.5
         linears[-1].weight *= m**0.5
         linears[-1].bias *= m**0.5
+    return _scale_weights(net, init_scale)
+
+
+def _scale_weights(net: nn.Module, scale: float) -> nn.Module:
+    """``net`` with every linear layer's weight matrix multiplied by ``scale``, in place."""
+    if scale != 1.0:
+        with torch.no_grad():
+            for module in net.modules():
+                if isinstance(module, nn.Linear):
+                    module.weight *= scale
     return net
 
 
