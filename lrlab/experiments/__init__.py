@@ -14,8 +14,9 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
-:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability` and
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps).
+:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps) and
+:mod:`~lrlab.experiments.scaling` (the rate against the batch and the width).
 
 >>> "sgdr" in names()
 True
@@ -37,6 +38,7 @@ from lrlab.experiments import (
     range_test,
     reproductions,
     restarts,
+    scaling,
 )
 from lrlab.experiments.experiment import (
     SCALES,
@@ -75,6 +77,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         flat_minima,
         network_stability,
         reproductions,
+        scaling,
     )
     for exp in module.EXPERIMENTS
 }
