@@ -244,17 +244,27 @@ def _batch_task(config: dict, batch_size: int, seed: int, device: str, data_root
         if tracker.reached_at is not None:
             fastest = min(fastest, tracker.reached_at)
             noise = scaling.noise_scale(net, dataset, seed=seed, **config["noise"]).b_simple
-        runs[lr] = (tracker.reached_at, noise, history.diverged_at_step, history.steps)
-    grid = list(config["rates"])
-    kept = {
-        lr: runs[lr][0] is not None and runs[lr][0] <= config["patience"] * fastest for lr in grid
-    }
+        curve = history.extras.get("eval_acc" if target["metric"] == "accuracy" else "eval_loss")
+        checked, values = [s + 1 for s, _ in curve or []], [v for _, v in curve or []]
+        easier = [
+            scaling.steps_to_target(values, value, steps=checked, goal=tracker.goal)
+            for value in target["easier"]
+        ]
+        runs[lr] = (tracker.reached_at, noise, easier, history.diverged_at_step, history.steps)
+    grid, cut = list(config["rates"]), config["patience"] * fastest
+
+    def kept(steps):  # exact within patience times the fastest, else None, in any order
+        return int(steps) if steps is not None and math.isfinite(steps) and steps <= cut else None
+
     return {
         "seed": seed,
-        "steps": [runs[lr][0] if kept[lr] else None for lr in grid],
-        "b_simple": [runs[lr][1] if kept[lr] else math.nan for lr in grid],
-        "diverged_at_step": [runs[lr][2] for lr in grid],
-        "trained_steps": [runs[lr][3] for lr in grid],
+        "steps": [kept(runs[lr][0]) for lr in grid],
+        "b_simple": [runs[lr][1] if kept(runs[lr][0]) else math.nan for lr in grid],
+        "steps_easier": [
+            [kept(runs[lr][2][j]) for lr in grid] for j in range(len(target["easier"]))
+        ],
+        "diverged_at_step": [runs[lr][3] for lr in grid],
+        "trained_steps": [runs[lr][4] for lr in grid],
         "cpu_time_s": time.process_time() - clock,
     }
 
@@ -277,7 +287,9 @@ def run_batch(
     target, the others of that batch size and seed stop at ``patience`` times its steps, and
     counts beyond ``patience`` times the fewest are reported as not reached (None): every
     count within ``patience`` times the fewest is exact and every other one None, whatever
-    the order. Where a run
+    the order. The steps to each easier target of ``target["easier"]`` (values met on the
+    way to the main one) are read off the same runs' curves
+    (:func:`lrlab.scaling.steps_to_target`), censored at the same count. Where a run
     reaches the target, :func:`lrlab.scaling.noise_scale` (options ``noise``) measures
     :math:`B_\\text{simple}` of the network there.
 
@@ -286,7 +298,8 @@ def run_batch(
     dict
         ``{"batch_sizes", "rates", "runs": {str(batch_size): [per seed: "seed", "steps"
         (per rate: steps to the target, or None), "b_simple" (per rate, NaN where not
-        reached), "diverged_at_step", "trained_steps" (per rate), "cpu_time_s"]}}``.
+        reached), "steps_easier" (per easier target, per rate), "diverged_at_step",
+        "trained_steps" (per rate), "cpu_time_s"]}}``.
 
     Examples
     --------
@@ -346,7 +359,8 @@ BATCH = Experiment(
         "depth": 2,
         "batch_sizes": [16, 32, 64, 128, 256, 512, 1024, 2048],
         "rates": [2.0**k for k in range(-5, 4)],  # 1/32 to 8
-        "target": {"metric": "accuracy", "value": 0.6},  # on the test set
+        # On the test set; the steps to the easier values come from the same runs.
+        "target": {"metric": "accuracy", "value": 0.6, "easier": [0.5, 0.55]},
         "max_examples": 200_000,
         "min_steps": 1000,
         "patience": 2,
@@ -368,17 +382,18 @@ BATCH = Experiment(
             "model_options": {},
             "batch_sizes": [32, 64, 128, 256, 512, 1024, 2048, 4096],
             "rates": [2.0**k for k in range(-7, 3)],
-            "target": {"metric": "accuracy", "value": 0.7},
+            "target": {"metric": "accuracy", "value": 0.7, "easier": [0.6, 0.65]},
             "max_examples": 2_500_000,
             "eval_examples": 10_000,
             "noise": {"small_batch": 64, "big_batch": 1024, "batches": 8},
+            "search": {"rate": 0.05, "batch_size": 32, "max_rate": 1.0},
             "seeds": [0, 1, 2],
         },
         # Every run meets an accuracy of 0 at its first check.
         "smoke": {
             "batch_sizes": [4, 8],
             "rates": [0.1, 0.2],
-            "target": {"value": 0.0},
+            "target": {"value": 0.0, "easier": [-1.0]},
             "max_examples": 8,
             "min_steps": 3,
             "eval_examples": 1,
