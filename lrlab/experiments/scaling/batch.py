@@ -34,6 +34,7 @@ __all__ = [
     "run_batch",
     "run_noise",
     "search_order",
+    "summarize",
 ]
 
 
@@ -321,6 +322,78 @@ def run_batch(
     }
 
 
+def summarize(result: Mapping[str, Any], easier: int | None = None) -> dict[str, Any]:
+    """Each batch size's best rate, steps and examples to the target, and the fitted
+    critical batch size, from a result of :func:`run_batch`.
+
+    The best rate of a batch size is the one with the fewest steps to the target by the
+    median over the seeds, a seed that did not get there counting as infinitely slow
+    (:func:`lrlab.scaling.best_rate`); its median is :math:`S`, and :math:`E = BS`. The
+    batch sizes with a finite :math:`S` are fitted with :func:`lrlab.scaling.critical_batch`.
+    :math:`B_\\text{simple}` at the target is the median, over the seeds that got there
+    at the best rate, of the noise scale measured there.
+
+    Parameters
+    ----------
+    result : mapping
+        What :func:`run_batch` returns (or a stored record's ``"result"``).
+    easier : int, optional
+        Use the easier target ``target["easier"][easier]`` instead of the main one
+        (:math:`B_\\text{simple}` is measured at the main target only: NaN).
+
+    Returns
+    -------
+    dict
+        ``"batch_sizes"``, ``"best"`` (a :class:`lrlab.scaling.BestRate` per batch size),
+        ``"best_rate"``, ``"steps"`` (:math:`S`), ``"examples"`` (:math:`E`),
+        ``"per_seed"`` (each seed's steps at the best rate, NaN where it did not get there),
+        ``"b_simple"`` (arrays, one entry per batch size) and ``"fit"`` (a
+        :class:`lrlab.scaling.CriticalBatch`, or None with fewer than two finite sizes).
+
+    Examples
+    --------
+    >>> out = summarize(run_batch(BATCH.config("smoke")))
+    >>> out["best_rate"].tolist(), out["steps"].tolist()
+    ([0.1, 0.1], [1.0, 1.0])
+    """
+    import numpy as np
+
+    from lrlab import scaling
+
+    sizes, rates = list(result["batch_sizes"]), list(result["rates"])
+    best, per_seed, b_simple = [], [], []
+    for size in sizes:
+        runs = result["runs"][str(size)]
+        steps = np.array(
+            [run["steps"] if easier is None else run["steps_easier"][easier] for run in runs],
+            dtype=float,
+        )  # None -> NaN: did not get there
+        choice = scaling.best_rate(rates, steps, statistic="median")
+        best.append(choice)
+        if choice.index is None:  # no rate got there
+            per_seed.append(np.full(len(runs), np.nan))
+            b_simple.append(math.nan)
+            continue
+        per_seed.append(steps[:, choice.index])
+        noise = np.array([run["b_simple"][choice.index] for run in runs], dtype=float)
+        finite = noise[np.isfinite(noise)]
+        b_simple.append(float(np.median(finite)) if easier is None and finite.size else math.nan)
+    size_array = np.array(sizes, dtype=float)
+    steps = np.array([b.score for b in best], dtype=float)
+    found = np.isfinite(steps)
+    fit = scaling.critical_batch(size_array[found], steps[found]) if found.sum() >= 2 else None
+    return {
+        "batch_sizes": size_array,
+        "best": best,
+        "best_rate": np.array([b.rate for b in best]),
+        "steps": steps,
+        "examples": size_array * steps,
+        "per_seed": np.array(per_seed),
+        "b_simple": np.array(b_simple),
+        "fit": fit,
+    }
+
+
 def batch_work(config: Mapping[str, Any]) -> int:
     """Training examples :func:`run_batch` may process: every run to its full budget (runs
     end earlier at the target or against the fastest; ``trained_steps`` counts them).
@@ -374,7 +447,7 @@ BATCH = Experiment(
         "classroom": {
             "batch_sizes": [16, 128, 1024],
             "rates": [2.0**k for k in range(-3, 4, 2)],  # 1/8 to 8, four apart
-            "seeds": [0],
+            "seeds": [0, 1],
         },
         "paper": {
             "data": "cifar10",

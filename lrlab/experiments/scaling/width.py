@@ -20,7 +20,7 @@ from lrlab._pool import pmap
 from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment, Replace
 from lrlab.experiments.scaling.common import build_network, load_data
 
-__all__ = ["WIDTH", "run_width", "width_work"]
+__all__ = ["WIDTH", "run_width", "summarize", "width_work"]
 
 
 # --- width: the best rate under SP and muP -----------------------------------------------------
@@ -115,6 +115,68 @@ def run_width(
     return {"widths": widths, "rates": dict(config["rates"]), "arms": arms, "runs": runs}
 
 
+def summarize(result: Mapping[str, Any], arm: str) -> dict[str, Any]:
+    """One arm of a result of :func:`run_width`: the losses, each width's best rate, and
+    what the narrowest width's best rate is worth at the widest.
+
+    The best rate of a width is the one with the lowest mean final training loss over the
+    seeds, a seed that diverged counting as an infinite loss
+    (:func:`lrlab.scaling.best_rate`).
+
+    Parameters
+    ----------
+    result : mapping
+        What :func:`run_width` returns (or a stored record's ``"result"``).
+    arm : str
+        One of ``result["arms"]``, e.g. ``"adam-mup"``.
+
+    Returns
+    -------
+    dict
+        ``"widths"``, ``"rates"`` (arrays); ``"losses"`` (widths × seeds × rates, ``inf``
+        where a run diverged); ``"mean"`` (widths × rates, over the seeds); ``"best"`` (a
+        :class:`lrlab.scaling.BestRate` per width) and ``"best_rate"``; ``"transferred"``:
+        the index of the narrowest width's best rate, and ``"regret"``: the widest width's
+        mean loss at that rate minus its mean loss at its own best rate.
+
+    Examples
+    --------
+    >>> out = summarize(run_width(WIDTH.config("smoke")), "sgd-sp")
+    >>> out["losses"].shape, out["regret"]
+    ((2, 1, 1), 0.0)
+    """
+    import numpy as np
+
+    from lrlab import scaling
+
+    if arm not in result["arms"]:
+        raise ValueError(f"arm must be one of {result['arms']}, got {arm!r}")
+    rates = np.array(result["rates"][arm.split("-")[0]], dtype=float)
+    widths = np.array(result["widths"])
+    losses = np.array(
+        [[run["train_loss"] for run in result["runs"][arm][str(w)]] for w in widths], dtype=float
+    )
+    losses = np.where(np.isfinite(losses), losses, np.inf)
+    best = [scaling.best_rate(rates, table) for table in losses]
+    mean = losses.mean(axis=1)
+    transferred = best[0].index
+    regret = (
+        float(mean[-1, transferred] - best[-1].score)
+        if transferred is not None and best[-1].index is not None
+        else math.inf
+    )
+    return {
+        "widths": widths,
+        "rates": rates,
+        "losses": losses,
+        "mean": mean,
+        "best": best,
+        "best_rate": np.array([b.rate for b in best]),
+        "transferred": transferred,
+        "regret": regret,
+    }
+
+
 def width_work(config: Mapping[str, Any]) -> int:
     """Training examples :func:`run_width` processes (at most: a diverged run stops early):
     ``epochs`` passes per arm, width, seed and rate."""
@@ -163,7 +225,7 @@ WIDTH = Experiment(
                 }
             ),
             "epochs": 2,
-            "seeds": [0],
+            "seeds": [0, 1],
         },
         # CIFAR-10, widths 256 to 4,096 (Yang et al. train MLPs on CIFAR-10 too).
         "paper": {
