@@ -11,7 +11,7 @@ PAIRS = ((8, 64), (32, 1024))
 DRAWS = 32
 #: The widths and the rate of the SGD coordinate-check exercise.
 COORD_WIDTHS = (64, 1024)
-COORD_LR = 0.1
+COORD_LR = 0.5
 
 
 def _untrained(seed: int = 0):
@@ -72,10 +72,10 @@ def _transfer():
 
 @exercise(
     "scaling-ex-coord",
-    asks="after 4 steps of SGD at rate 0.1, the output's mean |activation| at width 1024 "
+    asks="after 4 steps of SGD at rate 0.5, the output's mean |activation| at width 1024 "
     "divided by that at width 64: standard parametrization, then μP (base width 64), a "
     "list of two numbers",
-    hint="scaling.coordinate_check(build, [64, 1024], mnist1d, steps=4, lr=0.1) with "
+    hint="scaling.coordinate_check(build, [64, 1024], mnist1d, steps=4, lr=0.5) with "
     "base_width=64 for μP; the output layer is module '5'; take the last step's column.",
     rtol=1e-4,
     close=0.2,
