@@ -15,9 +15,10 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
 :mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps), and for
-Part V :mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`, and
-:mod:`~lrlab.experiments.wsd` (warmup-stable-decay: cooldowns and branching).
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps); for
+Part V, :mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`,
+:mod:`~lrlab.experiments.wsd` (warmup-stable-decay: cooldowns and branching) and
+:mod:`~lrlab.experiments.scaling` (the rate against the batch and the width).
 
 >>> "sgdr" in names()
 True
@@ -40,6 +41,7 @@ from lrlab.experiments import (
     range_test,
     reproductions,
     restarts,
+    scaling,
     warmup,
     warmup_choice,
     wsd,
@@ -84,6 +86,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         warmup,
         warmup_choice,
         wsd,
+        scaling,
     )
     for exp in module.EXPERIMENTS
 }
