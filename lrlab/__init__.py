@@ -35,6 +35,7 @@ _SUBMODULES = (
     "results",
     "scale",
     "scaling",
+    "schedule_free",
     "schedules",
     "speed",
     "stability",
