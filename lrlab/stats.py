@@ -12,8 +12,8 @@ sentence the chapter prints and never retypes::
     cosine is higher than step by 0.70 points (95% CI 0.45 to 0.95, p < 0.001, 10 seeds each).
 
 :func:`summary` gives one arm's mean with a t interval, :func:`holm` adjusts the p values of a
-family of comparisons (Holm 1979) and :func:`compare_many` compares several arms at once with
-Holm-adjusted p values.
+family of comparisons (Holm 1979), :func:`holm_family` does it to comparisons made one by one,
+and :func:`compare_many` compares several arms at once with Holm-adjusted p values.
 
 Inputs are one number per seed and must be finite: a seed that diverged (NaN or inf) is for
 the caller to handle, by leaving it out and saying how many diverged, or by giving it the value
@@ -32,7 +32,7 @@ from scipy import stats as _scipy_stats
 
 from lrlab import _check
 
-__all__ = ["Comparison", "Summary", "compare", "compare_many", "holm", "summary"]
+__all__ = ["Comparison", "Summary", "compare", "compare_many", "holm", "holm_family", "summary"]
 
 
 def _values(name: str, values, minimum: int = 2) -> np.ndarray:
@@ -404,6 +404,43 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     return adjusted
 
 
+def holm_family(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons as one family: each p value Holm-adjusted (:func:`holm`) over all of
+    them, ``adjustment="holm"``; the intervals are left as they are.
+
+    For a family that :func:`compare_many` cannot form, such as pairs with different
+    baselines (each schedule-free arm against its own optimizer's schedules), or the same
+    pair at several horizons.
+
+    Parameters
+    ----------
+    comparisons : sequence of Comparison
+        At least one, none adjusted yet.
+
+    Returns
+    -------
+    list of Comparison
+
+    Examples
+    --------
+    >>> from lrlab import stats
+    >>> a = stats.compare([1.0, 1.2, 1.1, 1.3], [0.0, 0.1, 0.2, 0.1])
+    >>> b = stats.compare([1.0, 1.2, 1.1, 1.3], [1.0, 1.1, 1.2, 1.2])
+    >>> [round(c.p_value, 3) for c in stats.holm_family([a, b])]
+    [0.057, 1.0]
+    """
+    comparisons = list(comparisons)
+    if not comparisons or not all(isinstance(c, Comparison) for c in comparisons):
+        raise TypeError(f"comparisons must be a non-empty list of Comparison, got {comparisons!r}")
+    if any(c.adjustment is not None for c in comparisons):
+        raise ValueError("comparisons must not be adjusted already (adjustment=None)")
+    adjusted = holm([c.p_value for c in comparisons])
+    return [
+        dataclasses.replace(c, p_value=float(p), adjustment="holm")
+        for c, p in zip(comparisons, adjusted, strict=True)
+    ]
+
+
 def compare_many(
     groups: Mapping[str, Sequence[float] | np.ndarray],
     baseline: str | None = None,
@@ -446,9 +483,4 @@ def compare_many(
     else:
         baseline = _check.choice("baseline", baseline, names)
         pairs = [(x, baseline) for x in names if x != baseline]
-    results = [compare(groups[x], groups[y], labels=(x, y), **options) for x, y in pairs]
-    adjusted = holm([c.p_value for c in results])
-    return [
-        dataclasses.replace(c, p_value=float(p), adjustment="holm")
-        for c, p in zip(results, adjusted, strict=True)
-    ]
+    return holm_family([compare(groups[x], groups[y], labels=(x, y), **options) for x, y in pairs])

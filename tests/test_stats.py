@@ -363,6 +363,22 @@ def test_compare_many_adjusts_the_family_with_holm():
         stats.compare_many({"step": [1.0, 2.0]})
 
 
+def test_holm_family_adjusts_comparisons_of_different_pairs_as_one_family():
+    """Pairs with different baselines (compare_many cannot form them) adjusted together:
+    the p values are holm() of the raw ones, intervals and labels untouched."""
+    rng = np.random.default_rng(3)
+    a, b, c, d = (rng.normal(shift, 1, size=6) for shift in (0.0, 1.2, 0.1, 0.4))
+    raw = [stats.compare(a, b, labels=("a", "b"), **FAST), stats.compare(c, d, **FAST)]
+    family = stats.holm_family(raw)
+    np.testing.assert_allclose([x.p_value for x in family], stats.holm([x.p_value for x in raw]))
+    assert [x.ci for x in family] == [x.ci for x in raw] and family[0].label_a == "a"
+    assert all(x.adjustment == "holm" for x in family)
+    with pytest.raises(ValueError, match="adjusted already"):
+        stats.holm_family(family)
+    with pytest.raises(TypeError, match="non-empty list of Comparison"):
+        stats.holm_family([])
+
+
 # --- plots.seed_band -----------------------------------------------------------------------
 
 

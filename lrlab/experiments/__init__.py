@@ -14,8 +14,9 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
-:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability` and
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps).
+:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps) and
+:mod:`~lrlab.experiments.adaptive` (Adam's edge of stability, schedule-free training).
 
 >>> "sgdr" in names()
 True
@@ -32,6 +33,7 @@ from typing import Any
 from lrlab import _check
 from lrlab._pool import default_jobs
 from lrlab.experiments import (
+    adaptive,
     edge_of_stability,
     flat_minima,
     network_stability,
@@ -76,6 +78,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         flat_minima,
         network_stability,
         reproductions,
+        adaptive,
     )
     for exp in module.EXPERIMENTS
 }
