@@ -1,7 +1,8 @@
 """Evaluate every schedule over many steps: lrlab (vectorised) vs stepping PyTorch's scheduler.
 
-Both sides compute the same learning rates (the tests check they agree to 1e-9); this
-measures how long each takes. Usage::
+Both sides compute the same learning rates (the tests check they agree to 1e-9, and wsd
+to 1e-12 against HF transformers' ``get_wsd_schedule``, a ``LambdaLR``); this measures how
+long each takes. Usage::
 
     python benchmarks/schedules.py            # 10**6 steps per family
     python benchmarks/schedules.py --steps 100000
@@ -21,7 +22,10 @@ from lrlab import schedules
 
 
 def families(steps: int):
-    """(name, lrlab schedule, PyTorch scheduler factory) for every family PyTorch has."""
+    """(name, lrlab schedule, PyTorch scheduler factory) for every family with a PyTorch
+    scheduler (``LambdaLR`` for inverse time, HF transformers' for wsd)."""
+    from transformers import get_wsd_schedule
+
     return [
         ("constant", schedules.constant(0.1), lambda o: S.LambdaLR(o, lambda t: 1.0)),
         (
@@ -38,6 +42,11 @@ def families(steps: int):
             "exponential",
             schedules.exponential(0.1, 0.999999),
             lambda o: S.ExponentialLR(o, 0.999999),
+        ),
+        (
+            "inverse_time",
+            schedules.inverse_time(0.1, 1e-4),
+            lambda o: S.LambdaLR(o, lambda t: 1.0 / (1.0 + 1e-4 * t)),
         ),
         ("polynomial", schedules.polynomial(0.1, steps), lambda o: S.PolynomialLR(o, steps, 1.0)),
         ("cosine", schedules.cosine(0.1, steps), lambda o: S.CosineAnnealingLR(o, steps)),
@@ -56,6 +65,25 @@ def families(steps: int):
             schedules.one_cycle(0.1, steps),
             lambda o: S.OneCycleLR(o, 0.1, total_steps=steps, cycle_momentum=False),
         ),
+        (
+            "wsd",
+            schedules.wsd(
+                0.1,
+                steps,
+                decay_steps=steps // 5,
+                warmup_steps=steps // 100,
+                cooldown="1-sqrt",
+                end_lr=1e-3,
+            ),
+            lambda o: get_wsd_schedule(
+                o,
+                steps // 100,
+                steps // 5,
+                num_training_steps=steps,
+                decay_type="1-sqrt",
+                min_lr_ratio=1e-2,
+            ),
+        ),  # fmt: skip
     ]
 
 
@@ -92,7 +120,8 @@ def main(argv=None) -> None:
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}"
     )
     print(f"{'family':<12} {'lrlab vectorised':>17} {'PyTorch loop':>14} {'ratio':>9}")
-    for name, ours, make in families(args.steps):
+    rows = families(args.steps)  # imports transformers before any timing
+    for name, ours, make in rows:
         mine = time_lrlab(ours, args.steps)
         theirs = time_torch(make, args.steps)
         print(f"{name:<12} {mine * 1e3:>14.1f} ms {theirs:>12.2f} s {theirs / mine:>8.0f}x")

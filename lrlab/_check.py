@@ -100,6 +100,8 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
     finite: bool = True,
+    low_name: str | None = None,
+    high_name: str | None = None,
 ) -> float:
     """``value`` as a ``float`` if it is a real number within the bounds.
 
@@ -115,6 +117,9 @@ def number(
         Exclude the bound itself (``> low`` rather than ``>= low``).
     finite : bool
         Reject NaN and infinities (NaN is always rejected when a bound is given).
+    low_name, high_name : str, optional
+        The parameter a bound is the value of, for the message: ``min_lr must be <
+        max_lr (0.3), got 0.5``.
 
     Examples
     --------
@@ -128,6 +133,10 @@ def number(
     Traceback (most recent call last):
     ...
     ValueError: momentum must be in [0, 1), got 1.0
+    >>> number("min_lr", 0.5, high=0.3, high_open=True, high_name="max_lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: min_lr must be < max_lr (0.3), got 0.5
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number, got {_shown(value)}")
@@ -138,12 +147,14 @@ def number(
     below = high is None or (value < high if high_open else value <= high)
     if above and below and (math.isfinite(value) or not finite):
         return value
+    lo = "" if low is None else f"{low:g}" if low_name is None else f"{low_name} ({low:g})"
+    hi = "" if high is None else f"{high:g}" if high_name is None else f"{high_name} ({high:g})"
     if low is not None and high is not None:
-        allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        allowed = f"in {'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
     elif low is not None:
-        allowed = f"{'>' if low_open else '>='} {low:g}"
+        allowed = f"{'>' if low_open else '>='} {lo}"
     elif high is not None:
-        allowed = f"{'<' if high_open else '<='} {high:g}"
+        allowed = f"{'<' if high_open else '<='} {hi}"
     else:
         allowed = "a finite number"
     raise ValueError(f"{name} must be {allowed}, got {_shown(value)}")

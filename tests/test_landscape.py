@@ -1,4 +1,5 @@
-"""lrlab.landscape against closed forms: parabolas, rescaled twins, Lemma 1, per-point loops."""
+"""lrlab.landscape against closed forms: parabolas, rescaled twins, Lemma 1 (the engine that
+evaluates many points at once: test_landscape_evaluation.py)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,6 @@ def relu_net(seed: int = 0) -> nn.Sequential:
 def batch():
     g = torch.Generator().manual_seed(1)
     return torch.randn(64, 6, generator=g), torch.randint(0, 3, (64,), generator=g)
-
-
-def params_of(model):
-    return [p.detach().clone() for p in model.parameters()]
 
 
 # --- linear paths -------------------------------------------------------------------------
@@ -163,90 +160,6 @@ def test_filter_normalised_curve_is_identical_for_a_rescaled_relu_twin(batch):
     assert np.max(np.abs(curves["none"][0] - curves["none"][1])) > 0.05
 
 
-# --- batched and per-point evaluation, restoration ----------------------------------------
-
-
-@pytest.mark.parametrize("name, shape", [("cnn1d", (1, 40)), ("mlp", (1, 8, 8))])
-def test_batched_surface_equals_one_point_at_a_time(name, shape):
-    torch.manual_seed(0)
-    model = models.build(name, 10, shape)
-    g = torch.Generator().manual_seed(0)
-    loss_fn = landscape.batch_loss(
-        torch.randn(50, *shape, generator=g), torch.randint(0, 10, (50,), generator=g)
-    )
-    d1, d2 = (landscape.random_direction(model, seed=s) for s in (1, 2))
-    xs, ys = np.linspace(-1, 1, 7), np.linspace(-0.5, 0.5, 5)
-    batched = landscape.surface(model, d1, d2, loss_fn, xs, ys, chunk=8, batched=True)
-    one = landscape.surface(model, d1, d2, loss_fn, xs, ys, batched=False)
-    assert batched.shape == (5, 7)
-    assert_allclose(batched, one, rtol=1e-5)
-    # grid point (x = xs[j], y = ys[i]) is row i, column j
-    theta = landscape.parameters_vector(model)
-    assert_allclose(
-        landscape.linear_path(
-            model, theta, theta + xs[6] * d1 + ys[1] * d2, loss_fn, [1.0], batched=False
-        ),
-        [one[1, 6]],
-        rtol=1e-6,
-    )
-
-
-def test_a_loss_vmap_cannot_run_falls_back_to_one_point_at_a_time(batch, monkeypatch):
-    # batched=None tries vmap where it pays (GPUs); pretend this device is one
-    monkeypatch.setattr(landscape._evaluate, "_batch_by_default", lambda device: True)
-    model = relu_net()
-    plain = landscape.batch_loss(*batch)
-
-    def with_item(m):  # .item() is data-dependent Python: vmap refuses it
-        loss = plain(m)
-        return loss if loss.item() >= 0 else -loss
-
-    d = landscape.random_direction(model, seed=0)
-    radii = [-0.5, 0.0, 0.5]
-    assert_allclose(
-        landscape.loss_along(model, d, with_item, radii),
-        landscape.loss_along(model, d, plain, radii, batched=False),
-        rtol=1e-6,
-    )
-    with pytest.raises(RuntimeError):
-        landscape.loss_along(model, d, with_item, radii, batched=True)
-
-
-def test_losses_are_taken_in_eval_mode_without_touching_batchnorm_buffers():
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2)).train()
-    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
-    buffers = [b.clone() for b in model.buffers()]
-    loss_fn = landscape.batch_loss(x, y)
-    curve = landscape.loss_along(model, landscape.random_direction(model), loss_fn, [0.0])
-    model.eval()
-    assert curve[0] == pytest.approx(float(loss_fn(model).detach()), rel=1e-6)
-    assert all(torch.equal(a, b) for a, b in zip(buffers, model.buffers(), strict=True))
-
-
-@pytest.mark.parametrize("batched", [True, False])
-def test_parameters_and_mode_are_restored_also_after_an_exception(batch, batched):
-    model = relu_net().train()
-    before = params_of(model)
-    calls = []
-
-    def failing(m):
-        calls.append(1)
-        if len(calls) > 1:
-            raise ValueError("boom")
-        return landscape.batch_loss(*batch)(m)
-
-    with pytest.raises(ValueError, match="boom"):
-        landscape.loss_along(
-            model, landscape.random_direction(model), failing, [0.5, 1.0], batched=batched, chunk=1
-        )
-    assert model.training
-    assert all(torch.equal(a, b) for a, b in zip(before, params_of(model), strict=True))
-    landscape.fooling_direction(model, landscape.batch_loss(*batch), radius=1.0, steps=3)
-    assert model.training
-    assert all(torch.equal(a, b) for a, b in zip(before, params_of(model), strict=True))
-
-
 # --- fooling direction --------------------------------------------------------------------
 
 
@@ -353,9 +266,9 @@ def test_bad_input_gives_a_clear_error(batch):
         landscape.linear_path(model, theta, theta, loss_fn, [0.0], normalize=True)
     with pytest.raises(ValueError, match="normalization must be one of"):
         landscape.random_direction(model, "batch")
-    with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
+    with pytest.raises(ValueError, match="chunk must be None or an integer >= 1"):
         landscape.loss_along(model, d, loss_fn, [0.0], chunk=0)
-    with pytest.raises(ValueError, match="radius must be a number > 0"):
+    with pytest.raises(ValueError, match="radius must be > 0, got 0"):
         landscape.fooling_direction(model, loss_fn, radius=0.0)
     with pytest.raises(ValueError, match="x must be non-zero"):
         landscape.input_to_weight_perturbation(torch.eye(2), torch.zeros(2), torch.ones(2))

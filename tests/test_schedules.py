@@ -279,6 +279,11 @@ def test_sgdr_peak_decay_multiplies_each_peak():
         schedules.one_cycle(0.1, 100),
         schedules.join([schedules.constant(1.0), schedules.cosine(1.0, 9)], [3]),
         schedules.warmup(schedules.cyclic(0.01, 0.1, 4), 5),
+        schedules.wsd(0.1, 50, decay_steps=20, warmup_steps=7, warmup="cosine", end_lr=1e-3),
+        schedules.exponential(0.1, 0.97),
+        schedules.multistep(0.1, [5, 20, 21]),
+        schedules.cosine(0.1, 45, 1e-3),
+        schedules.sgdr(0.1, 4, 1, peak_decay=0.8),
     ],
     ids=repr,
 )
@@ -300,6 +305,44 @@ def test_a_scalar_call_is_the_array_call_on_one_step(schedule):
     assert schedule(t.reshape(6, 10)).shape == (6, 10)
 
 
+LONG = 100_000  # more than one block of Schedule's 32,768 steps
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        schedules.multistep(0.1, [30_000, 32_768, 70_000]),
+        schedules.sgdr(0.1, 5_000, 2, 1e-4, 0.7),
+        schedules.sgdr(0.1, 777, 1, 1e-4, 0.9),
+        schedules.one_cycle(0.1, 90_000, three_phase=True),
+        schedules.wsd(0.1, 90_000, decay_steps=20_000, warmup_steps=33_000, warmup="cosine"),
+        schedules.step_decay(0.1, 3, 0.99),
+    ],
+    ids=repr,
+)
+def test_a_long_call_is_the_same_whatever_its_blocks(schedule):
+    """A long array reaches the formula in blocks, where a segment (a cycle, a phase)
+    found for a whole block is a number; a step's rate must not depend on its block, on
+    the other steps of the call, or on their order. Exact: the same arithmetic."""
+    t = np.arange(LONG)
+    whole = schedule(t)
+    cuts = [0, 1, 32_767, 40_000, 40_001, LONG]
+    pieces = [schedule(t[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert np.array_equal(np.concatenate(pieces), whole)
+    assert np.array_equal(schedule(t[::-1]), whole[::-1])
+    assert all(schedule(int(i)) == whole[i] for i in (32_767, 32_768, 65_535, 65_536, LONG - 1))
+
+
+def test_long_previews_match_torch_across_blocks():
+    """The references over 100,000 steps: cycles and phases that start inside a block."""
+    expected = torch_lrs(lambda o: S.CosineAnnealingWarmRestarts(o, 3_001, 2), steps=LONG)
+    assert_matches(schedules.sgdr(1.0, 3_001, 2)(np.arange(LONG)), expected)
+    expected = torch_lrs(
+        lambda o: S.OneCycleLR(o, 1.0, total_steps=LONG, cycle_momentum=False), steps=LONG
+    )
+    assert_matches(schedules.one_cycle(1.0, LONG)(np.arange(LONG)), expected)
+
+
 def test_the_schedule_function_always_sees_an_array():
     """The failure this catches: a scalar step reaching the formula as a 0-d array, whose
     arithmetic NumPy then does with its scalar code (1 ulp off its array loops for
@@ -318,7 +361,7 @@ def test_the_schedule_function_always_sees_an_array():
 
 def test_steps_must_be_non_negative_integers():
     s = schedules.constant(0.1)
-    with pytest.raises(ValueError, match="step must be >= 0"):
+    with pytest.raises(ValueError, match="step must be an integer >= 0"):
         s(-1)
     with pytest.raises(TypeError, match="step must be an int"):
         s(1.5)
@@ -359,6 +402,15 @@ BAD = [
         dict(max_lr=0.1, total_steps=100, min_lr=0.01, start_lr=0.005),
         "start_lr must be in",
     ),
+    (schedules.wsd, dict(lr=0.1, total_steps=10, decay_steps=0), "decay_steps must be an integer"),
+    (
+        schedules.wsd,
+        dict(lr=0.1, total_steps=10, decay_steps=8, warmup_steps=3),
+        r"warmup_steps \+ decay_steps must be <= total_steps \(10\), got 11",
+    ),
+    (schedules.wsd, dict(lr=0.1, total_steps=10, decay_steps=2, warmup="exp"), "warmup must"),
+    (schedules.wsd, dict(lr=0.1, total_steps=10, decay_steps=2, cooldown="sqrt"), "cooldown must"),
+    (schedules.wsd, dict(lr=0.1, total_steps=10, decay_steps=2, end_lr=0.2), "end_lr must be <="),
     (schedules.warmup, dict(schedule=schedules.constant(0.1), warmup_steps=0), "warmup_steps"),
     (schedules.join, dict(schedules=[schedules.constant(0.1)] * 2, boundaries=[]), "boundaries"),
     (schedules.step_decay, dict(lr="fast", step_size=3), "lr must be a number"),

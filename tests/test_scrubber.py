@@ -238,7 +238,7 @@ def test_schedule_explorer_scrubs_choices_and_integers_through_all_their_values(
 
 
 def test_schedule_explorer_rejects_bad_scrub_and_frames():
-    with pytest.raises(ValueError, match="^scrub must be one of"):
+    with pytest.raises(ValueError, match=r"^scrub \(for 'cosine'\) must be one of"):
         widgets.schedule_explorer(family="cosine", scrub="pct_start")
     with pytest.raises(ValueError, match="^frames must be an integer in"):
         widgets.schedule_explorer(family="cosine", frames=41)

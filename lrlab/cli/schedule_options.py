@@ -3,6 +3,8 @@
 Every factory in ``lrlab.schedules.FACTORIES`` is available as ``--schedule NAME``; its
 parameters become options (``--lr``, ``--min-lr``, ``--milestones 100,200``), found by
 reading the factory's signature and docstring, so a new factory needs no change here.
+The options are parsed here; the schedule is built by :func:`lrlab.schedules.from_spec`,
+as the sweep and the widgets build theirs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import inspect
 import re
 from collections.abc import Callable
 
+from lrlab import schedules
 from lrlab.cli.options import parse_bool
 
 __all__ = ["add_schedule_options", "schedule_factories", "schedule_from_args"]
@@ -136,7 +139,9 @@ def add_schedule_options(parser: argparse.ArgumentParser, module=None) -> None:
         "--schedule picks a factory of lrlab.schedules; its parameters are the options "
         "below, each listing the schedules that take it (lists as comma-separated values, "
         "e.g. --milestones 100,200). total_steps defaults to epochs x steps per epoch. For "
-        "schedules without an lr parameter, --lr sets max_lr. The schedules: "
+        "schedules without an lr parameter, --lr sets max_lr. --warmup-steps N prepends a "
+        "linear warm-up from 0 over N steps to a schedule without a warm-up of its own "
+        "(total_steps includes it). The schedules: "
         + "; ".join(_signature_text(n, f) for n, f in factories.items()),
     )
     group.add_argument(
@@ -149,7 +154,7 @@ def add_schedule_options(parser: argparse.ArgumentParser, module=None) -> None:
     params: dict[str, dict] = {}
     for name, factory in factories.items():
         docs = _param_docs(factory)
-        for param in inspect.signature(factory).parameters.values():
+        for param in schedules.spec_parameters(name, factories).values():
             entry = params.setdefault(
                 param.name, {"doc": "", "users": [], "kind": _annotation(param)}
             )
@@ -175,6 +180,9 @@ def add_schedule_options(parser: argparse.ArgumentParser, module=None) -> None:
 def schedule_from_args(args: argparse.Namespace, total_steps: int | None = None, module=None):
     """Build the schedule named by ``args.schedule`` from the schedule options.
 
+    Converts each option given to its parameter's type, then calls
+    :func:`lrlab.schedules.from_spec` (``--lr`` as its ``lr``).
+
     Parameters
     ----------
     args : argparse.Namespace
@@ -190,28 +198,32 @@ def schedule_from_args(args: argparse.Namespace, total_steps: int | None = None,
         For options the schedule does not take, missing required ones, or bad values.
     """
     factories = schedule_factories(module)
-    factory = factories[args.schedule]
-    signature = inspect.signature(factory)
+    params = schedules.spec_parameters(args.schedule, factories)
     given = {
         key[len("schedule_") :]: value
         for key, value in vars(args).items()
         if key.startswith("schedule_") and key != "schedule_flags" and value is not None
     }
-    if "lr" in given and "lr" not in signature.parameters and "max_lr" in signature.parameters:
-        given.setdefault("max_lr", given.pop("lr"))
-    unknown = sorted(set(given) - set(signature.parameters))
+    # --lr fills lr, or max_lr where the schedule has no lr.
+    targets = {key: "max_lr" if key == "lr" and "lr" not in params else key for key in given}
+    unknown = sorted(key for key in given if targets[key] not in params)
     if unknown:
         flags = ", ".join(_option(args, n) for n in unknown)
-        raise ValueError(f"{flags}: not a parameter of {_signature_text(args.schedule, factory)}")
-    kwargs = {}
-    for param in signature.parameters.values():
-        if param.name in given:
-            try:
-                kwargs[param.name] = _converter(_annotation(param))(given[param.name])
-            except ValueError as err:
-                raise ValueError(f"{_option(args, param.name)}: {err}") from None
-        elif param.name == "total_steps" and total_steps is not None:
-            kwargs["total_steps"] = total_steps
-        elif param.default is inspect.Parameter.empty:
-            raise ValueError(f"schedule {args.schedule} needs {_option(args, param.name)}")
-    return factory(**kwargs)
+        signature = _signature_text(args.schedule, factories[args.schedule])
+        raise ValueError(f"{flags}: not a parameter of {signature}")
+    options = {}
+    for key, text in given.items():
+        try:
+            options[key] = _converter(_annotation(params[targets[key]]))(text)
+        except ValueError as err:
+            raise ValueError(f"{_option(args, key)}: {err}") from None
+    try:
+        return schedules.from_spec(
+            args.schedule,
+            lr=options.pop("lr", None),
+            total_steps=total_steps,
+            factories=factories,
+            **options,
+        )
+    except schedules.SpecError as err:  # name the option, not the parameter
+        raise ValueError(err.naming(_option(args, err.parameter))) from None

@@ -86,7 +86,8 @@ def _snapshots(args, schedule, total_steps: int):
         )
     if args.snapshots == "cycle-ends" and getattr(schedule, "name", None) not in ("sgdr", "cyclic"):
         raise ValueError(
-            f"--snapshots cycle-ends needs --schedule sgdr or cyclic, got {args.schedule}"
+            "--snapshots cycle-ends needs --schedule sgdr or cyclic (without --warmup-steps), "
+            f"got {schedule!r}"
         )
     where = schedule if args.snapshots == "cycle-ends" else args.snapshots
     try:

@@ -16,8 +16,8 @@ region, and Li et al. (2018) to draw loss surfaces:
 Parameters travel as flat vectors in the order of ``model.parameters()`` (the layout of
 ``torch.nn.utils.parameters_to_vector``). A loss is a callable ``loss_fn(model) -> scalar
 tensor``; :func:`batch_loss` and :func:`split_loss` build the usual one. Every function
-restores the model's parameters and its train/eval mode when it returns, also after an
-exception.
+leaves the model as it found it, also after an exception: its parameters, buffers and each
+submodule's train/eval mode (:func:`lrlab.models.preserved`).
 
 **Mode and BatchNorm.** Losses are evaluated with the model in ``eval()`` mode: BatchNorm
 uses its stored running statistics and dropout is off, so the loss is one fixed function of
@@ -28,14 +28,27 @@ weights they no longer match the activations, which makes BatchNorm networks loo
 there than they would with recomputed statistics. Filter-normalised directions leave
 BatchNorm's own parameters alone (zeroed), as Li et al. do.
 
-**Many points at once.** :func:`loss_along`, :func:`surface` and :func:`linear_path` can
-evaluate grid points in chunks with ``torch.func.functional_call`` under ``torch.func.vmap``
-(one batched forward pass for ``chunk`` weight vectors), and fall back to one point at a
-time when the loss cannot be vmapped (for example when it calls ``.item()``). Both give the
-same numbers (see the tests). Which is faster depends on the device: on a CPU the forward
-pass of one point over a whole data set is already a large matrix product, and
-``benchmarks/landscape.py`` measured the batched path slower there, so by default (``batched=None``)
-points are batched on a GPU and evaluated one at a time on a CPU.
+**Many points at once.** :func:`loss_along`, :func:`surface` and :func:`linear_path` evaluate
+``loss_fn`` at each weight vector ``base + Σ_k c_k d_k`` without writing into the model: the
+vector is swapped in by ``torch.func.functional_call``, and ``torch.func.vmap`` runs
+``chunk`` points per pass (``chunk=None``, the default, takes as many as fit 8 MiB of
+activations on a CPU, where small passes are fastest, and a quarter of the free memory on a
+GPU, where batching fills the device). A ``Linear`` or ``Conv1d/2d/3d`` layer whose input
+does not depend on the weights (the first layer, which sees the data) is linear in its own
+weights, so its output at a point is ``f(x; base) + Σ_k c_k f(x; d_k)``: where its fan-in
+is large enough to pay (32 inputs per output and direction, measured), it runs once per
+direction for the whole grid and each point adds the stored products (Li et al.'s surfaces
+repeat the whole network at every point); this keeps ``1 + k`` copies of the layer's output.
+It pays most for wide inputs, even on a CPU: an MLP over CIFAR-sized images (3,072 inputs)
+gets its surface several times faster (``benchmarks/landscape.py --case cifar-mlp``). One
+probe call of ``loss_fn``, with gradients on, finds those layers: an input that needs no
+gradient came from the data alone. The numbers equal a loop that writes each point's
+weights into the model, to float rounding (see the tests; the benchmark times the two).
+
+``loss_fn`` must be one fixed function of the weights: the same data at every call (a layer
+is reused only on the very tensor it saw in the probe), no random draws, and, for more than
+one point per pass, no ``.item()`` or data-dependent control flow (vmap refuses those; pass
+``chunk=1`` for such a loss).
 """
 
 from __future__ import annotations

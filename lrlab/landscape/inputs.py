@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lrlab.landscape._evaluate import check_grid, restored
+from lrlab import _check
+from lrlab.landscape._evaluate import check_grid, evaluating
 
 __all__ = [
     "input_noise_loss",
@@ -26,7 +27,7 @@ __all__ = [
 
 
 def _input_losses(model: nn.Module, batches, y: torch.Tensor) -> np.ndarray:
-    with restored(model), torch.no_grad():
+    with evaluating(model), torch.no_grad():
         return np.array([float(F.cross_entropy(model(x).float(), y)) for x in batches])
 
 
@@ -95,8 +96,7 @@ def nearest_indices(x: torch.Tensor, pool: torch.Tensor, k: int = 10) -> torch.T
     >>> nearest_indices(torch.tensor([[0.0], [2.9]]), pool, k=2).tolist()
     [[1, 2], [2, 1]]
     """
-    if isinstance(k, bool) or int(k) != k or not 1 <= k < len(pool):
-        raise ValueError(f"k must be an integer in [1, {len(pool) - 1}], got {k!r}")
+    k = _check.integer("k", k, minimum=1, maximum=len(pool) - 1)
     distances = torch.cdist(x.reshape(len(x), -1).double(), pool.reshape(len(pool), -1).double())
     distances[distances == 0] = math.inf
     return distances.topk(int(k), dim=1, largest=False).indices

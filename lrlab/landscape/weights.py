@@ -6,22 +6,21 @@ See :mod:`lrlab.landscape` for the conventions (flat vectors, eval mode, batchin
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parameters_to_vector
 
+from lrlab import _check
 from lrlab.landscape._evaluate import (
     LossFn,
     Plane,
     check_chunk,
     check_grid,
     check_vector,
+    evaluating,
     losses_at,
-    restored,
 )
 
 __all__ = [
@@ -84,9 +83,8 @@ def split_loss(data, split: str = "train", size: int | None = None) -> LossFn:
     """
     x, y = data.tensors(split)
     if size is not None:
-        if isinstance(size, bool) or int(size) != size or not 1 <= size <= len(y):
-            raise ValueError(f"size must be an integer in [1, {len(y)}], got {size!r}")
-        x, y = x[: int(size)], y[: int(size)]
+        size = _check.integer("size", size, minimum=1, maximum=len(y))
+        x, y = x[:size], y[:size]
     return batch_loss(x, y)
 
 
@@ -112,8 +110,7 @@ def linear_path(
     alphas,
     *,
     normalize: bool = False,
-    chunk: int = 64,
-    batched: bool | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray:
     r"""The loss along the line through two weight vectors.
 
@@ -133,17 +130,17 @@ def linear_path(
     start, end : torch.Tensor
         Flat weight vectors (see :func:`parameters_vector`); distinct if ``normalize``.
     loss_fn : callable
-        ``loss_fn(model) -> scalar tensor``.
+        ``loss_fn(model) -> scalar tensor``, one fixed function of the weights (the same
+        data at every call; see "Many points at once" in :mod:`lrlab.landscape`).
     alphas : sequence of float
         Finite positions on the line.
     normalize : bool
         Use the unit direction instead of ``end - start``.
-    chunk : int
-        Weight vectors per batched forward pass.
-    batched : bool or None
-        ``None``: on a GPU try vmap and fall back to one point at a time, on a CPU one
-        point at a time (faster there, see the module note); ``True`` insists on vmap;
-        ``False`` evaluates one point at a time.
+    chunk : int or None
+        Points per batched pass (``torch.func.vmap``); ``None`` takes as many as fit a
+        memory budget (8 MiB on a CPU, a quarter of the free memory on a GPU), ``1`` runs
+        the points one at a time without vmap. The numbers do not depend on it beyond float
+        rounding.
 
     Returns
     -------
@@ -168,7 +165,7 @@ def linear_path(
             raise ValueError("start and end must differ when normalize=True (zero-length path)")
         step = step / step.norm()
     plane = Plane(start, step[None], alphas[:, None])
-    return losses_at(model, plane, loss_fn, check_chunk(chunk), batched)
+    return losses_at(model, plane, loss_fn, check_chunk(chunk))
 
 
 def random_direction(
@@ -215,11 +212,9 @@ def random_direction(
     >>> torch.allclose(d[:6].view(2, 3).norm(dim=1), layer.weight.norm(dim=1))
     True
     """
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
-    if isinstance(seed, bool) or int(seed) != seed:
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    generator = torch.Generator().manual_seed(int(seed))
+    _check.choice("normalization", normalization, NORMALIZATIONS)
+    seed = _check.integer("seed", seed)
+    generator = torch.Generator().manual_seed(seed)
     pieces = []
     for p in model.parameters():
         d = torch.randn(p.shape, generator=generator, dtype=torch.float64)
@@ -243,8 +238,7 @@ def loss_along(
     loss_fn: LossFn,
     radii,
     *,
-    chunk: int = 64,
-    batched: bool | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray:
     r"""The loss at :math:`\theta + r\,d` for each radius r (a 1-D slice of the surface).
 
@@ -257,7 +251,7 @@ def loss_along(
     loss_fn : callable
     radii : sequence of float
         Finite distances along ``direction`` (in units of ``direction``).
-    chunk, batched
+    chunk
         As in :func:`linear_path`.
 
     Returns
@@ -275,7 +269,7 @@ def loss_along(
     direction = check_vector(model, direction, "direction", nonzero=True)
     radii = check_grid(radii, "radii")
     plane = Plane(parameters_vector(model), direction[None], radii[:, None])
-    return losses_at(model, plane, loss_fn, check_chunk(chunk), batched)
+    return losses_at(model, plane, loss_fn, check_chunk(chunk))
 
 
 def surface(
@@ -286,8 +280,7 @@ def surface(
     xs,
     ys,
     *,
-    chunk: int = 64,
-    batched: bool | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray:
     r"""The loss on the plane :math:`\theta + x\,d_1 + y\,d_2` (Li et al. 2018's contour plots).
 
@@ -299,7 +292,7 @@ def surface(
     loss_fn : callable
     xs, ys : sequence of float
         Finite grid coordinates along ``d1`` and ``d2``.
-    chunk, batched
+    chunk
         As in :func:`linear_path`.
 
     Returns
@@ -323,7 +316,7 @@ def surface(
     plane = Plane(
         parameters_vector(model), torch.stack([d1, d2]), np.stack([gx.ravel(), gy.ravel()], 1)
     )
-    return losses_at(model, plane, loss_fn, check_chunk(chunk), batched).reshape(gx.shape)
+    return losses_at(model, plane, loss_fn, check_chunk(chunk)).reshape(gx.shape)
 
 
 def fooling_direction(
@@ -372,17 +365,13 @@ def fooling_direction(
     >>> [round(v, 4) for v in d.tolist()]  # a linear loss rises fastest along its gradient
     [0.6, 0.8]
     """
-    if not (isinstance(radius, (int, float, np.floating, np.integer)) and radius > 0):
-        raise ValueError(f"radius must be a number > 0, got {radius!r}")
-    if not math.isfinite(radius):
-        raise ValueError(f"radius must be finite, got {radius!r}")
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    radius = _check.number("radius", radius, low=0, low_open=True)
+    steps = _check.integer("steps", steps, minimum=1)
     params = list(model.parameters())
     theta = parameters_vector(model)
     delta = torch.zeros_like(theta)
     sizes = [p.numel() for p in params]
-    with restored(model):
+    with evaluating(model):
         for _ in range(int(steps)):
             with torch.no_grad():
                 for p, piece in zip(params, torch.split(theta + delta, sizes), strict=True):

@@ -25,11 +25,13 @@ per schedule, the seeds' spread as a band). The package holds one file per idea:
 :mod:`~lrlab.sweep.grid` (grids, configs, schedules), :mod:`~lrlab.sweep.engines` (running),
 :mod:`~lrlab.sweep.vmap` (the stacked engine) and :mod:`~lrlab.sweep.gather` (tables and plots).
 
-A schedule is named by a factory of :mod:`lrlab.schedules` with its parameters; the run's
-``lr`` fills the factory's ``lr`` (or ``max_lr``), ``total_steps`` defaults to the run's
-length, ``<rate>_ratio`` gives a rate parameter as a multiple of ``lr``
-(``"min_lr_ratio": 0.01``) and ``"unit": "epoch"`` counts step parameters
-(``milestones``, ``first_cycle``, ``step_size`` ...) in epochs.
+A schedule is named by a factory of :mod:`lrlab.schedules` with its parameters, and
+built by :func:`lrlab.schedules.from_spec`, as on the command line: the run's ``lr`` fills
+the factory's ``lr`` (or ``max_lr``), ``total_steps`` defaults to the run's length,
+``<rate>_ratio`` gives a rate parameter as a multiple of ``lr`` (``"min_lr_ratio": 0.01``),
+``"unit": "epoch"`` counts step parameters (``milestones``, ``first_cycle``,
+``step_size`` ...) in epochs, and ``warmup_steps`` prepends a linear warm-up to a schedule
+without one of its own (``{"name": "cosine", "warmup_steps": 2, "unit": "epoch"}``).
 
 >>> grid = {"data": "digits", "model": "mlp", "epochs": 1, "seed": [0, 1],
 ...         "lr": [0.03, 0.1], "schedule": ["constant", {"name": "cosine"}]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import inspect
 import itertools
 import json
 import os
@@ -15,6 +14,7 @@ from typing import Any
 
 from lrlab import _check
 from lrlab.options import RunOptions
+from lrlab.schedules import from_spec, normalize_spec
 
 __all__ = [
     "DEFAULTS",
@@ -41,10 +41,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _DATASETS: dict[tuple, Any] = {}
-
-# Schedule parameters that count optimizer steps (scaled by "unit": "epoch").
-_STEP_PARAMS = {"total_steps", "step_size", "milestones", "first_cycle", "step_size_up"}
-_STEP_PARAMS |= {"step_size_down"}
 
 
 def load_grid(path: str | os.PathLike) -> dict | list:
@@ -73,20 +69,6 @@ def load_grid(path: str | os.PathLike) -> dict | list:
     return json.loads(text)
 
 
-def _schedule_spec(spec) -> dict:
-    from lrlab.schedules import FACTORIES
-
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping) or "name" not in spec:
-        raise ValueError(f"schedule must be a factory name or a mapping with 'name', got {spec!r}")
-    if spec["name"] not in FACTORIES:
-        raise ValueError(f"schedule name must be one of {sorted(FACTORIES)}, got {spec['name']!r}")
-    if spec.get("unit", "step") not in ("step", "epoch"):
-        raise ValueError(f"schedule unit must be 'step' or 'epoch', got {spec['unit']!r}")
-    return dict(spec)
-
-
 def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
     """A complete config: defaults filled in, the schedule as a mapping, values checked.
 
@@ -104,7 +86,7 @@ def normalize(config: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in out.items():
         if isinstance(value, list):
             raise ValueError(f"{key} must be one value in a config (lists are grid axes)")
-    out["schedule"] = _schedule_spec(out["schedule"])
+    out["schedule"] = normalize_spec(out["schedule"])
     out["epochs"] = _check.integer("epochs", out["epochs"], minimum=1)
     out["lr"] = _check.number("lr", out["lr"], low=0, low_open=True)
     out.update(run_options(out).to_dict())
@@ -193,19 +175,22 @@ def dataset(name: str, root: str | os.PathLike, device):
 
 def schedule_label(config: Mapping[str, Any]) -> str:
     """The name a schedule goes by in tables and legends: its ``label``, else its factory."""
-    spec = _schedule_spec(config["schedule"])
+    spec = normalize_spec(config["schedule"])
     return str(spec.get("label", spec["name"]))
 
 
 def make_schedule(spec, lr: float, steps_per_epoch: int, epochs: int):
     """Build the schedule a config's ``schedule`` entry describes for a run.
 
+    :func:`lrlab.schedules.from_spec` with the run's rate and length.
+
     Parameters
     ----------
     spec : str or mapping
         ``{"name": factory, **parameters}``; optional ``label`` (for display),
-        ``unit`` (``"step"`` or ``"epoch"``: what step parameters count) and
-        ``<rate>_ratio`` (that rate parameter as a multiple of ``lr``).
+        ``unit`` (``"step"`` or ``"epoch"``: what step parameters count),
+        ``<rate>_ratio`` (that rate parameter as a multiple of ``lr``) and ``warmup_steps``
+        (see :func:`~lrlab.schedules.from_spec`).
     lr : float
         Sets the factory's ``lr`` parameter, or ``max_lr`` where it has none.
     steps_per_epoch, epochs : int
@@ -217,29 +202,6 @@ def make_schedule(spec, lr: float, steps_per_epoch: int, epochs: int):
     >>> round(s(19), 6), round(s(20), 6)
     (0.1, 0.01)
     """
-    from lrlab.schedules import FACTORIES
-
-    spec = _schedule_spec(spec)
-    factory = FACTORIES[spec["name"]]
-    signature = inspect.signature(factory).parameters
-    scale = steps_per_epoch if spec.get("unit") == "epoch" else 1
-    rate = "lr" if "lr" in signature else "max_lr"
-    kwargs: dict[str, Any] = {rate: lr}
-    for key, value in spec.items():
-        if key in ("name", "label", "unit"):
-            continue
-        if key.endswith("_ratio") and key[: -len("_ratio")] in signature:
-            kwargs[key[: -len("_ratio")]] = value * lr
-        elif key == rate:
-            raise ValueError(f"schedule {spec['name']}: {rate} is set by the run's lr, not here")
-        elif key not in signature:
-            raise ValueError(f"schedule {spec['name']} has no parameter {key!r}")
-        elif key in _STEP_PARAMS and value is not None:
-            kwargs[key] = (
-                [int(v * scale) for v in value] if isinstance(value, list) else int(value * scale)
-            )
-        else:
-            kwargs[key] = value
-    if "total_steps" in signature and "total_steps" not in kwargs:
-        kwargs["total_steps"] = steps_per_epoch * epochs
-    return factory(**kwargs)
+    return from_spec(
+        spec, lr=lr, total_steps=steps_per_epoch * epochs, steps_per_epoch=steps_per_epoch
+    )

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -70,6 +69,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lrlab.schedules import rate_at
 from lrlab.sweep.grid import dataset, make_schedule
 
 __all__ = ["run_stacks", "sgd_step", "stacks"]
@@ -154,14 +154,6 @@ def sgd_step(
         rate = lr.view(-1, *(1,) * (param.ndim - 1))
         new_params[name] = param - rate * grad
     return new_params, new_buffers if momentum != 0 else None
-
-
-def _rate(schedule, step: int) -> float:
-    """``schedule(step)``, checked as :func:`lrlab.train.fit` checks every rate."""
-    lr = float(schedule(step))
-    if not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"schedule({step}) must be a finite rate >= 0, got {lr}")
-    return lr
 
 
 def _refuse_unsupported(configs: list[dict], device: torch.device, data_root) -> None:
@@ -324,7 +316,7 @@ def _train_stack(configs: list[dict], device, data_root: str, command, max_steps
     schedules = [make_schedule(c["schedule"], c["lr"], steps_per_epoch, epochs) for c in configs]
     # (steps, M): fit's rate of every step, rounded to float32 as SGD applies it.
     rates = torch.tensor(
-        [[_rate(s, t) for s in schedules] for t in range(total)], dtype=torch.float32
+        [[rate_at(s, t) for s in schedules] for t in range(total)], dtype=torch.float32
     ).to(device)
     nets = []
     for config in configs:  # as run_one: seed, then build

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab import plots
+from lrlab import _check, plots
 from lrlab.scrubber import explorer, show_in
 
 __all__ = ["draw_quadratic", "quadratic_explorer", "quadratic_figure", "quadratic_panels"]
@@ -203,8 +203,7 @@ def quadratic_explorer(
 
     curvature, start = _check_plane_quadratic(h, w0)
     bound = dynamics.max_stable_lr(curvature, momentum, nesterov)
-    if not 0 < lr <= 4 * bound:
-        raise ValueError(f"lr must be in (0, {4 * bound:g}] for this h, got {lr}")
+    lr = _check.number("lr (for this h)", lr, 0, 4 * bound, low_open=True)
     if lrs is None:
         lrs = bound * np.linspace(0.05, 1.25, 25)
     lrs = np.asarray(lrs, dtype=float)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab import plots, schedules
+from lrlab import _check, plots, schedules
 from lrlab.scrubber import MAX_FRAMES, explorer, show_in
 
 __all__ = [
@@ -75,9 +75,15 @@ SCHEDULE_CONTROLS: dict[str, dict[str, tuple]] = {
         "min_lr": ("log", 1e-5, 1e-7, 1e-3),
         "start_lr": ("log", 1e-3, 1e-6, 1.0),
     },
+    "wsd": {
+        "lr": ("log", 0.1, 1e-4, 1.0),
+        "decay_steps": ("fraction", 0.2, 0.02, 0.9),
+        "warmup_steps": ("fraction", 0.05, 0.01, 0.2),
+        "warmup": ("choice", "linear", ["linear", "cosine", "1-sqrt"]),
+        "cooldown": ("choice", "1-sqrt", ["linear", "cosine", "1-sqrt"]),
+        "end_lr": ("log", 1e-4, 1e-6, 1e-1),
+    },
 }
-
-_TAKES_TOTAL = {"polynomial", "cosine", "one_cycle", "gaussian_peak", "laplacian_peak"}
 
 
 def default_values(family: str) -> dict[str, Any]:
@@ -95,7 +101,9 @@ def make_schedule(family: str, steps: int, **values) -> schedules.Schedule:
     """Build the schedule the explorer shows from its control values.
 
     Step counts given as fractions of the run are turned into steps; families with a
-    length get ``total_steps=steps``; ``multistep`` decays at 50% and 75% of the run.
+    length get ``total_steps=steps``; ``multistep`` decays at 50% and 75% of the run. The
+    schedule comes from :func:`lrlab.schedules.from_spec`, as on the command line and in
+    a sweep.
 
     Parameters
     ----------
@@ -112,8 +120,7 @@ def make_schedule(family: str, steps: int, **values) -> schedules.Schedule:
     step_decay(lr=0.1, step_size=50, gamma=0.1)
     """
     controls = _controls(family)
-    if int(steps) != steps or steps < 10:
-        raise ValueError(f"steps must be an integer >= 10, got {steps!r}")
+    steps = _check.integer("steps", steps, minimum=10)
     unknown = set(values) - set(controls)
     if unknown:
         raise ValueError(f"values has unknown parameters {sorted(unknown)} for {family!r}")
@@ -121,11 +128,9 @@ def make_schedule(family: str, steps: int, **values) -> schedules.Schedule:
     for name, spec in controls.items():
         if spec[0] == "fraction":
             kwargs[name] = max(1, round(kwargs[name] * steps))
-    if family in _TAKES_TOTAL:
-        kwargs["total_steps"] = int(steps)
     if family == "multistep":
         kwargs["milestones"] = [steps // 2, (3 * steps) // 4]
-    return schedules.FACTORIES[family](**kwargs)
+    return schedules.from_spec(family, total_steps=int(steps), **kwargs)
 
 
 def draw_schedule(ax, family: str, steps: int, logy: bool = True, **values):
@@ -220,10 +225,8 @@ def schedule_explorer(
     """
     controls = _controls(family)
     scrub = next(iter(controls)) if scrub is None else scrub
-    if scrub not in controls:
-        raise ValueError(f"scrub must be one of {sorted(controls)} for {family!r}, got {scrub!r}")
-    if int(frames) != frames or not 2 <= frames <= MAX_FRAMES:
-        raise ValueError(f"frames must be an integer in [2, {MAX_FRAMES}], got {frames!r}")
+    _check.choice(f"scrub (for {family!r})", scrub, sorted(controls))
+    frames = _check.integer("frames", frames, minimum=2, maximum=MAX_FRAMES)
     make_schedule(family, steps)  # checks steps before any drawing
     values = _scrub_values(controls[scrub], int(frames))
     ylim = _shared_ylim(family, steps, scrub, values, logy)
@@ -331,9 +334,7 @@ def schedule_gallery(steps: int = 1000, families=None, logy: bool = True):
 
 
 def _controls(family: str) -> dict[str, tuple]:
-    if family not in SCHEDULE_CONTROLS:
-        raise ValueError(f"family must be one of {sorted(SCHEDULE_CONTROLS)}, got {family!r}")
-    return SCHEDULE_CONTROLS[family]
+    return SCHEDULE_CONTROLS[_check.choice("family", family, sorted(SCHEDULE_CONTROLS))]
 
 
 def _control_widget(w, name: str, spec: tuple):
