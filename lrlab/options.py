@@ -65,8 +65,9 @@ class RunOptions:
         >= 0.
     warmup_steps : int
         A schedule-free optimizer's own linear warm-up, in optimizer steps (>= 0; the
-        package's ``warmup_steps``). Other optimizers warm up through the schedule
-        (:func:`lrlab.schedules.warmup`) and refuse a value > 0.
+        package's ``warmup_steps``; ``--optimizer-warmup-steps`` on the command line).
+        Other optimizers warm up through the schedule (a schedule spec's ``warmup_steps``,
+        :func:`lrlab.schedules.warmup`) and refuse a value > 0.
     precision : {"auto", "fp32", "bf16", "fp16"}
         See :func:`lrlab.step.choose_precision`.
     channels_last : {"auto", True, False}
@@ -119,8 +120,8 @@ class RunOptions:
             raise ValueError(
                 f"warmup_steps is the schedule-free optimizers' own warm-up ({SCHEDULE_FREE}), "
                 f"got warmup_steps={checked['warmup_steps']} with optimizer "
-                f"{checked['optimizer']!r}: warm up through the schedule "
-                "(lrlab.schedules.warmup) instead"
+                f"{checked['optimizer']!r}: warm up through the schedule instead (a schedule "
+                "spec's warmup_steps, lrlab.schedules.warmup)"
             )
         for name, value in checked.items():
             object.__setattr__(self, name, value)

@@ -271,16 +271,22 @@ def lrlab_range(digits, name, **options):
     return lrfind.range_test(net, digits, num_iter=20, optimizer=name, **options)
 
 
-def test_cli_trains_schedule_free_and_refuses_warmup_for_sgd(tmp_path, capsys):
+def test_cli_trains_schedule_free_and_refuses_its_warmup_for_sgd(tmp_path, capsys):
+    """--optimizer-warmup-steps is the optimizer's; --warmup-steps stays the schedule's."""
     out = tmp_path / "run.json"
     argv = ["train", "--dataset", "digits", "--model", "mlp", "--device", "cpu", "--no-progress"]
     argv += ["--lr", "0.5", "--epochs", "1", "--optimizer", "sgd_schedulefree"]
-    assert cli.main([*argv, "--warmup-steps", "5", "--out", str(out)]) == 0
+    assert cli.main([*argv, "--optimizer-warmup-steps", "5", "--out", str(out)]) == 0
     config = json.loads(out.read_text())["result"]["config"]
     assert config["optimizer"] == "sgd_schedulefree" and config["warmup_steps"] == 5
     capsys.readouterr()
-    assert cli.main([*argv[:-2], "--optimizer", "sgd", "--warmup-steps", "5"]) == 2
+    assert cli.main([*argv[:-2], "--optimizer", "sgd", "--optimizer-warmup-steps", "5"]) == 2
     assert "warmup_steps is the schedule-free optimizers' own" in capsys.readouterr().err
+    sgd = [*argv[:-2], "--optimizer", "sgd", "--lr", "0.05", "--warmup-steps", "3"]
+    assert cli.main([*sgd, "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["result"]["config"]["warmup_steps"] == 0  # the optimizer's: none
+    assert record["result"]["lr"][:4] == pytest.approx([0.0, 0.05 / 3, 0.1 / 3, 0.05])
 
 
 def test_sweep_runs_a_schedule_free_config_and_vmap_refuses_it(tmp_path):

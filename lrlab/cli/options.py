@@ -125,7 +125,8 @@ def add_optimizer_options(
 ) -> None:
     """Batch size, optimizer, momentum, weight decay, precision, memory layout; and, unless
     turned off for a command that does not use them, ``--nesterov``, ``--compile`` and
-    ``--warmup-steps`` (a schedule-free optimizer's own warm-up).
+    ``--optimizer-warmup-steps`` (a schedule-free optimizer's own warm-up, RunOptions'
+    ``warmup_steps``; the schedule's ``--warmup-steps`` is another option).
 
     The defaults, choices and checks are those of :class:`lrlab.options.RunOptions`;
     ``base`` (a ``RunOptions``) gives the command's own defaults (``lrlab lr-find`` has no
@@ -167,11 +168,13 @@ def add_optimizer_options(
     )
     if warmup:
         group.add_argument(
-            "--warmup-steps",
+            "--optimizer-warmup-steps",
+            dest="warmup_steps",
             type=non_negative_int,
             default=base.warmup_steps,
-            help="a schedule-free optimizer's own linear warm-up, in steps (default: "
-            "%(default)s; other optimizers warm up through the schedule)",
+            help="a schedule-free optimizer's own linear warm-up, in steps (the schedulefree "
+            "package's warmup_steps; default: %(default)s); --warmup-steps warms up through the "
+            "schedule instead, for any optimizer",
         )
     group.add_argument(
         "--precision",

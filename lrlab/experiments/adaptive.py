@@ -279,9 +279,12 @@ def family_schedule(
     - ``"cosine"``: a linear warm-up over ``warmup_epochs`` (:func:`lrlab.schedules.warmup`),
       then cosine annealing to 0 at the end of the run;
     - ``"wsd"``: the same warm-up, the constant rate, then a linear cooldown to 0 over the
-      last ``wsd_decay_fraction`` of the run (warmup-stable-decay);
+      last ``wsd_decay_fraction`` of the run (:func:`lrlab.schedules.wsd`);
     - ``"constant"``: the rate itself, the warm-up left to the schedule-free optimizer
       (``warmup_steps``, which ramps step k to lr·(k + 1)/W).
+
+    Both decaying schedules are built by :func:`lrlab.schedules.from_spec`, as the command
+    line and the sweep build theirs.
 
     Returns
     -------
@@ -302,13 +305,10 @@ def family_schedule(
     kind = _check.choice("schedule", family["schedule"], ("cosine", "wsd", "constant"))
     if kind == "constant":
         return schedules.constant(lr), warm
-    if kind == "cosine":
-        return schedules.warmup(schedules.cosine(lr, total - warm), warm), 0
-    decay = max(1, round(config["wsd_decay_fraction"] * total))
-    stable = schedules.join(
-        [schedules.constant(lr), schedules.polynomial(lr, decay)], [total - warm - decay]
-    )
-    return schedules.warmup(stable, warm), 0
+    spec = {"name": kind, "warmup_steps": warm}
+    if kind == "wsd":
+        spec["decay_steps"] = max(1, round(config["wsd_decay_fraction"] * total))
+    return schedules.from_spec(spec, lr=lr, total_steps=total), 0
 
 
 def _train_task(
