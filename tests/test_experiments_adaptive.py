@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from lrlab import curvature, data
-from lrlab.experiments import Replace, adaptive, merge
+from lrlab.experiments import Replace, adaptive, merge, no_schedule
 
 WARM = {"warmup_epochs": 2, "wsd_decay_fraction": 0.25}
 
@@ -17,7 +16,9 @@ def test_cosine_family_is_a_linear_warmup_then_the_closed_form_cosine():
     """η_t = η t/W during the warm-up, then η(1 + cos(π (t − W)/(T − W)))/2 (Loshchilov &
     Hutter 2017), written out here."""
     per_epoch, epochs, lr = 5, 8, 0.3
-    schedule, warmup = adaptive.family_schedule({"schedule": "cosine"}, lr, per_epoch, epochs, WARM)
+    schedule, warmup = no_schedule.family_schedule(
+        {"schedule": "cosine"}, lr, per_epoch, epochs, WARM
+    )
     t = np.arange(per_epoch * epochs)
     w, total = 2 * per_epoch, per_epoch * epochs
     expected = np.where(t < w, lr * t / w, lr * (1 + np.cos(np.pi * (t - w) / (total - w))) / 2)
@@ -27,7 +28,7 @@ def test_cosine_family_is_a_linear_warmup_then_the_closed_form_cosine():
 
 def test_wsd_family_warms_up_holds_and_cools_down_linearly_to_zero():
     per_epoch, epochs, lr = 4, 10, 0.2
-    schedule, warmup = adaptive.family_schedule({"schedule": "wsd"}, lr, per_epoch, epochs, WARM)
+    schedule, warmup = no_schedule.family_schedule({"schedule": "wsd"}, lr, per_epoch, epochs, WARM)
     t = np.arange(per_epoch * epochs)
     w, d, total = 8, 10, 40
     expected = np.select([t < w, t < total - d], [lr * t / w, lr], lr * (1 - (t - (total - d)) / d))
@@ -36,19 +37,16 @@ def test_wsd_family_warms_up_holds_and_cools_down_linearly_to_zero():
 
 
 def test_schedule_free_family_is_a_constant_rate_and_the_optimizers_own_warmup():
-    schedule, warmup = adaptive.family_schedule({"schedule": "constant"}, 1.5, 4, 10, WARM)
+    schedule, warmup = no_schedule.family_schedule({"schedule": "constant"}, 1.5, 4, 10, WARM)
     assert schedule(np.arange(40)).tolist() == [1.5] * 40 and warmup == 8
     with pytest.raises(ValueError, match="schedule must be one of"):
-        adaptive.family_schedule({"schedule": "linear"}, 1.5, 4, 10, WARM)
+        no_schedule.family_schedule({"schedule": "linear"}, 1.5, 4, 10, WARM)
 
 
-def test_validation_split_is_the_held_out_end_of_the_training_set(digits):
-    held = adaptive.split_data("digits", "validation", 0.25, "cpu", "data/cache")
-    images, labels = digits.raw("train")
-    assert held.size("train") + held.size("test") == digits.size("train")
-    assert torch.equal(held.raw("test")[0], images[held.size("train") :])
-    assert torch.equal(held.raw("train")[1], labels[: held.size("train")])
-    assert adaptive.split_sizes({"data": "digits", "validation_fraction": 0.25}) == (1010, 337)
+def test_validation_split_sizes_are_those_of_the_holdout(digits):
+    held = data.holdout(digits, 0.25)
+    sizes = no_schedule.split_sizes({"data": "digits", "validation_fraction": 0.25})
+    assert sizes == (held.size("train"), held.size("test"))
 
 
 def test_adam_edge_runs_record_both_sharpnesses_against_adams_threshold():
@@ -67,12 +65,12 @@ def test_adam_edge_runs_record_both_sharpnesses_against_adams_threshold():
 
 def test_tuning_never_picks_a_rate_that_diverges():
     """A diverged run scores chance; the coarse stage picks the best mean accuracy."""
-    family = {"sgd/cosine": adaptive.SCHEDULE_FREE.base["families"]["sgd/cosine"]}
+    family = {"sgd/cosine": no_schedule.SCHEDULE_FREE.base["families"]["sgd/cosine"]}
     config = merge(
-        adaptive.SCHEDULE_FREE.config("smoke"),
+        no_schedule.SCHEDULE_FREE.config("smoke"),
         {"families": Replace(family), "tuning": {"coarse": [0.03, 1e4]}, "seeds": [0, 1]},
     )
-    out = adaptive.schedule_free_run(config)
+    out = no_schedule.schedule_free_run(config)
     tuned = out["tuning"]["sgd/cosine"]
     assert tuned["coarse"]["lrs"] == [0.03, 1e4] and tuned["lr"] == 0.03
     assert tuned["coarse"]["accuracy"][1] == [0.1]  # chance, for the diverged run
@@ -92,7 +90,7 @@ def test_work_counts_every_training_example_the_experiments_draw(monkeypatch):
             yield x, y
 
     monkeypatch.setattr(data.Dataset, "batches", counting)
-    for exp in adaptive.EXPERIMENTS:
+    for exp in (*adaptive.EXPERIMENTS, *no_schedule.EXPERIMENTS):
         drawn.clear()
         config = exp.config("smoke")
         exp.run(config, device="cpu", data_root="data/cache", progress=False, jobs=1)
@@ -101,7 +99,7 @@ def test_work_counts_every_training_example_the_experiments_draw(monkeypatch):
 
 def test_schedule_free_configs_keep_the_same_tuning_budget_for_every_family():
     for scale in ("classroom", "cpu", "paper"):
-        config = adaptive.SCHEDULE_FREE.config(scale)
+        config = no_schedule.SCHEDULE_FREE.config(scale)
         assert len(config["families"]) == 6 and len(config["seeds"]) >= 3
         assert max(config["horizons"], default=0) < config["epochs"]
-    assert len(adaptive.SCHEDULE_FREE.config("cpu")["seeds"]) >= 10
+    assert len(no_schedule.SCHEDULE_FREE.config("cpu")["seeds"]) >= 10

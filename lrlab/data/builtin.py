@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from lrlab import _check
 from lrlab._cifar import SOURCES, cifar_tensors
 from lrlab.data.dataset import Dataset
-from lrlab import _check
 
 __all__ = ["NAMES", "load"]
 

@@ -16,7 +16,8 @@ The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
 :mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
 :mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps) and
-:mod:`~lrlab.experiments.adaptive` (Adam's edge of stability, schedule-free training).
+:mod:`~lrlab.experiments.adaptive` and :mod:`~lrlab.experiments.no_schedule` (Adam's edge
+of stability, schedule-free training).
 
 >>> "sgdr" in names()
 True
@@ -37,6 +38,7 @@ from lrlab.experiments import (
     edge_of_stability,
     flat_minima,
     network_stability,
+    no_schedule,
     range_test,
     reproductions,
     restarts,
@@ -79,6 +81,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         network_stability,
         reproductions,
         adaptive,
+        no_schedule,
     )
     for exp in module.EXPERIMENTS
 }
