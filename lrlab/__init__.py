@@ -36,6 +36,7 @@ _SUBMODULES = (
     "results",
     "scale",
     "scaling",
+    "schedule_free",
     "schedules",
     "speed",
     "stability",

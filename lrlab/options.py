@@ -3,8 +3,9 @@
 :class:`RunOptions` holds the options that the training loop (:func:`lrlab.train.fit`), the
 range test (:func:`lrlab.lrfind.range_test`), the runtime floor (:func:`lrlab.step.prepare`),
 the command line (``lrlab train``, ``lrlab lr-find``) and the sweep's configs share: the
-batch size, the optimizer and its momentum and weight decay, the precision, the memory
-layout, compilation, the loss and the seed. Each is declared, documented and checked here
+batch size, the optimizer and its momentum and weight decay (and a schedule-free
+optimizer's own warm-up), the precision, the memory layout, compilation, the loss and the
+seed. Each is declared, documented and checked here
 once; every front end builds a :class:`RunOptions` and hands it on.
 
 >>> options = RunOptions(momentum=0.0, weight_decay=0.0)
@@ -25,12 +26,15 @@ from typing import Any
 
 from lrlab import _check
 
-__all__ = ["LOSSES", "OPTIMIZERS", "PRECISIONS", "RunOptions"]
+__all__ = ["LOSSES", "OPTIMIZERS", "PRECISIONS", "SCHEDULE_FREE", "RunOptions"]
 
 #: Numeric precisions: ``auto`` picks bf16/fp16 autocast on a GPU, fp32 on the CPU.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: The schedule-free optimizers of the ``schedulefree`` package (Defazio et al. 2024), by name
+#: (see :mod:`lrlab.schedule_free`).
+SCHEDULE_FREE = ("sgd_schedulefree", "adamw_schedulefree")
 #: Optimizers by name (see :func:`lrlab.step.make_optimizer`).
-OPTIMIZERS = ("sgd", "adam", "adamw")
+OPTIMIZERS = ("sgd", "adam", "adamw", *SCHEDULE_FREE)
 #: The training losses: cross-entropy, or the square loss on one-hot targets.
 LOSSES = ("cross_entropy", "mse")
 
@@ -46,16 +50,24 @@ class RunOptions:
     ----------
     batch_size : int
         Examples per optimizer step, >= 1.
-    optimizer : {"sgd", "adam", "adamw"}
+    optimizer : {"sgd", "adam", "adamw", "sgd_schedulefree", "adamw_schedulefree"}
         ``"sgd"`` is heavy-ball (or Nesterov) momentum with L2 weight decay added to the
         gradient; ``"adam"`` uses ``momentum`` as β1; ``"adamw"`` also, with decoupled
-        weight decay.
+        weight decay. The schedule-free ones are the ``schedulefree`` package's
+        ``SGDScheduleFree`` and ``AdamWScheduleFree`` (Defazio et al. 2024), with
+        ``momentum`` as their interpolation β (and β1), see :mod:`lrlab.schedule_free`.
     momentum : float
         SGD momentum (Adam's β1), in [0, 1); 0 is plain (stochastic) gradient descent.
+        A schedule-free optimizer needs it in (0, 1).
     nesterov : bool
         Nesterov momentum (SGD with momentum > 0 only).
     weight_decay : float
         >= 0.
+    warmup_steps : int
+        A schedule-free optimizer's own linear warm-up, in optimizer steps (>= 0; the
+        package's ``warmup_steps``; ``--optimizer-warmup-steps`` on the command line).
+        Other optimizers warm up through the schedule (a schedule spec's ``warmup_steps``,
+        :func:`lrlab.schedules.warmup`) and refuse a value > 0.
     precision : {"auto", "fp32", "bf16", "fp16"}
         See :func:`lrlab.step.choose_precision`.
     channels_last : {"auto", True, False}
@@ -75,6 +87,7 @@ class RunOptions:
     momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 5e-4
+    warmup_steps: int = 0
     precision: str = "auto"
     channels_last: bool | str = "auto"
     compile: bool = False
@@ -88,6 +101,7 @@ class RunOptions:
             "momentum": _check.number("momentum", self.momentum, 0, 1, high_open=True),
             "nesterov": _check.flag("nesterov", self.nesterov),
             "weight_decay": _check.number("weight_decay", self.weight_decay, low=0),
+            "warmup_steps": _check.integer("warmup_steps", self.warmup_steps, minimum=0),
             "precision": _check.choice("precision", self.precision, PRECISIONS),
             "channels_last": self._layout(self.channels_last),
             "compile": _check.flag("compile", self.compile),
@@ -96,6 +110,19 @@ class RunOptions:
         }
         if checked["nesterov"] and (checked["optimizer"] != "sgd" or checked["momentum"] == 0):
             raise ValueError("nesterov=True needs optimizer='sgd' and momentum > 0")
+        schedule_free = checked["optimizer"] in SCHEDULE_FREE
+        if schedule_free and checked["momentum"] == 0:
+            raise ValueError(
+                f"optimizer {checked['optimizer']!r} needs momentum (its interpolation β) in "
+                "(0, 1), got 0.0"
+            )
+        if checked["warmup_steps"] and not schedule_free:
+            raise ValueError(
+                f"warmup_steps is the schedule-free optimizers' own warm-up ({SCHEDULE_FREE}), "
+                f"got warmup_steps={checked['warmup_steps']} with optimizer "
+                f"{checked['optimizer']!r}: warm up through the schedule instead (a schedule "
+                "spec's warmup_steps, lrlab.schedules.warmup)"
+            )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lrlab import _check
-from lrlab.options import LOSSES, PRECISIONS, RunOptions
+from lrlab import _check, schedule_free
+from lrlab.options import LOSSES, PRECISIONS, SCHEDULE_FREE, RunOptions
 
 __all__ = [
     "Prepared",
@@ -132,22 +132,28 @@ def make_optimizer(
     momentum: float = 0.9,
     nesterov: bool = False,
     weight_decay: float = 5e-4,
+    warmup_steps: int = 0,
 ) -> torch.optim.Optimizer:
     """Build the optimizer :func:`lrlab.train.fit` uses, on all of the model's parameters.
 
     ``"sgd"`` is heavy-ball momentum (Polyak 1964) or Nesterov momentum with L2 weight
     decay added to the gradient (``momentum=0`` is plain (stochastic) gradient descent);
-    ``"adam"`` uses ``momentum`` as beta1; ``"adamw"`` also, with decoupled weight decay.
+    ``"adam"`` uses ``momentum`` as beta1; ``"adamw"`` also, with decoupled weight decay;
+    the schedule-free ones (with their ``warmup_steps``) come from
+    :func:`lrlab.schedule_free.make_optimizer`.
 
     Examples
     --------
     >>> make_optimizer(nn.Linear(2, 1), "sgd", lr=0.1).defaults["momentum"]
     0.9
     """
-    o = RunOptions(
-        optimizer=optimizer, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
-    )
+    o = RunOptions(optimizer=optimizer, momentum=momentum, nesterov=nesterov)
+    o = o.replace(weight_decay=weight_decay, warmup_steps=warmup_steps)
     params = model.parameters()
+    if o.optimizer in SCHEDULE_FREE:
+        return schedule_free.make_optimizer(
+            params, o.optimizer, lr, o.momentum, o.weight_decay, o.warmup_steps
+        )
     if o.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
@@ -415,7 +421,9 @@ def prepare(
     model.to(device)
     if use_channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = instance or make_optimizer(model, o.optimizer, lr, o.momentum, o.nesterov, o.weight_decay)
+    opt = instance or make_optimizer(
+        model, o.optimizer, lr, o.momentum, o.nesterov, o.weight_decay, o.warmup_steps
+    )
     scaler = torch.amp.GradScaler(device.type) if prec == "fp16" else None
     net = torch.compile(model) if o.compile else model
     loss = o.loss if o.loss is not None else "cross_entropy"  # fit resolves it by the data

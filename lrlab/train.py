@@ -44,6 +44,15 @@ callback, not a copy of the loop. The protocol, in full:
   want, so that it is correct when called by other loops.
 - It leaves the model's mode and parameters as it found them and removes any hook it adds.
 
+Schedule-free optimizers (``optimizer="sgd_schedulefree"`` or ``"adamw_schedulefree"``,
+:mod:`lrlab.schedule_free`) keep two points: the one gradients are taken at (y) and the
+average that is evaluated (x). Steps and the callbacks called after them see y;
+``fit`` moves the model to x (``optimizer.eval()``, BatchNorm statistics re-estimated
+there) before each epoch's test evaluation, so ``on_epoch_end`` and the checkpoint see x,
+and back to y (``optimizer.train()``) before the next step; the trained model is left at
+x. The package changes ``.grad`` in its step (AdamW's holds the normalised gradient, plus
+weight decay with either optimizer), so a callback reading ``.grad`` reads that.
+
 >>> import torch, lrlab
 >>> from lrlab import data, models, train
 >>> digits = data.load("digits", device="cpu")
@@ -74,7 +83,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab import _check, device_name, schedules
+from lrlab import _check, device_name, schedule_free, schedules
 from lrlab._io import atomic_write
 from lrlab.history import History
 from lrlab.options import RunOptions
@@ -86,7 +95,7 @@ __all__ = ["Callback", "StopTraining", "fit", "is_due"]
 # for a lambda names a memory address: the schedule is checked by its values instead).
 _RESUMABLE_DIFFERENCES = {"epochs", "schedule"}
 # Options added to the config after checkpoints were first written: their value then.
-_CONFIG_DEFAULTS = {"loss": "cross_entropy"}
+_CONFIG_DEFAULTS = {"loss": "cross_entropy", "warmup_steps": 0}
 # On a GPU, read the losses back every this many steps (unless a callback is due sooner).
 _GPU_SYNC_EVERY = 25
 
@@ -238,11 +247,14 @@ def fit(
         (:func:`lrlab.data.from_tensors`), with class labels or regression targets.
     schedule : callable or float
         ``schedule(step) -> lr`` (e.g. from :mod:`lrlab.schedules`), or a constant rate.
+        A schedule-free optimizer takes it as its ``lr`` (before its own warm-up), as it
+        would a PyTorch scheduler's: give it a constant rate.
     epochs : int
         Passes over the training set, >= 1.
     options : lrlab.options.RunOptions, optional
         Batch size, optimizer (SGD with heavy-ball momentum and L2 weight decay by
-        default, Adam, AdamW), momentum, Nesterov, weight decay, precision, memory layout,
+        default, Adam, AdamW, schedule-free SGD and AdamW), momentum, Nesterov, weight
+        decay, a schedule-free optimizer's warm-up, precision, memory layout,
         compilation, loss and seed; ``RunOptions()`` by default (batch 128, momentum 0.9,
         weight decay 5e-4, the fast path on a GPU, cross-entropy, seed 0).
     optimizer : str or torch.optim.Optimizer, optional
@@ -336,6 +348,7 @@ def fit(
         unit="step",
     )
     model.train()
+    schedule_free.train_mode(run.optimizer)  # to the gradient point y (schedule-free only)
     step = start_epoch * steps_per_epoch
     started: float | None = None  # start time of the epoch in progress
     try:
@@ -369,6 +382,8 @@ def fit(
                     callback(model, step - 1, history)
             if history.diverged:
                 break
+            # Schedule-free: evaluate, hand over and save the average x (BatchNorm re-estimated).
+            schedule_free.eval_mode(run.optimizer, model, data, batch_size)
             test_loss, test_acc = evaluate(
                 model,
                 data,
@@ -402,12 +417,15 @@ def fit(
                 _save_checkpoint(
                     Path(checkpoint), model, run.optimizer, run.scaler, history, epoch + 1
                 )
+            if epoch + 1 < epochs:
+                schedule_free.train_mode(run.optimizer)
     except StopTraining:
         history.stopped_at_step = step - 1
     finally:
         bar.close()
         if started is not None:  # time of an epoch cut short
             history.wall_time += time.perf_counter() - started
+    schedule_free.eval_mode(run.optimizer, model, data, batch_size)  # a run cut short: to x
     return history
 
 
@@ -426,6 +444,7 @@ def _instance_options(optimizer: torch.optim.Optimizer) -> dict:
         ),
         "nesterov": shared(lambda g: bool(g.get("nesterov", False))),
         "weight_decay": shared(lambda g: g.get("weight_decay")),
+        "warmup_steps": shared(lambda g: g.get("warmup_steps", 0)),
     }
 
 

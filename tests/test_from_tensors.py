@@ -145,3 +145,17 @@ def test_range_test_and_sharpness_tracker_run_on_regression():
     # The Hessian of ½‖Wx + c − y‖² in the readout alone is positive semi-definite: λ_max > 0.
     assert [s for s, _ in history.extras["sharpness"]] == [0, 2]
     assert all(v > 0 for _, v in history.extras["sharpness"])
+
+
+def test_holdout_is_the_end_of_the_training_set_and_never_the_test_set(digits):
+    held = data.holdout(digits, 0.25)
+    images, labels = digits.raw("train")
+    assert held.size("train") + held.size("test") == digits.size("train")
+    assert torch.equal(held.raw("test")[0], images[held.size("train") :])
+    assert torch.equal(held.raw("train")[1], labels[: held.size("train")])
+    assert data.holdout(data.subset(digits, 3, 3), 0.01).size("test") == 1
+    assert data.holdout(data.subset(digits, 3, 3), 0.99).size("train") == 1
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\)"):
+        data.holdout(digits, 1.0)
+    with pytest.raises(TypeError, match="dataset must be an lrlab.data.Dataset"):
+        data.holdout(images, 0.5)

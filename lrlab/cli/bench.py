@@ -42,7 +42,7 @@ def add_bench_command(subparsers) -> None:
     )
     add_model_options(parser)
     parser.set_defaults(model="resnet18")
-    add_optimizer_options(parser, RunOptions(batch_size=512))
+    add_optimizer_options(parser, RunOptions(batch_size=512), warmup=False)
     group = parser.add_argument_group("benchmark")
     group.add_argument(
         "--dataset",

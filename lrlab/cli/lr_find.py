@@ -123,7 +123,7 @@ def add_lr_find_command(subparsers):
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     from lrlab.lrfind import OPTIONS
 
-    add_optimizer_options(parser, OPTIONS, nesterov=False, compile=False)
+    add_optimizer_options(parser, OPTIONS, nesterov=False, compile=False, warmup=False)
     parser.set_defaults(func=run_lr_find)
     return parser
 

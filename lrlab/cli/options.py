@@ -17,6 +17,7 @@ __all__ = [
     "device_option",
     "load_data",
     "non_negative_float",
+    "non_negative_int",
     "parse_bool",
     "positive_int",
     "run_options",
@@ -28,6 +29,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
     return value
 
 
@@ -177,9 +186,12 @@ def add_optimizer_options(
     base=None,
     nesterov: bool = True,
     compile: bool = True,
+    warmup: bool = True,
 ) -> None:
     """Batch size, optimizer, momentum, weight decay, precision, memory layout; and, unless
-    turned off for a command that does not use them, ``--nesterov`` and ``--compile``.
+    turned off for a command that does not use them, ``--nesterov``, ``--compile`` and
+    ``--optimizer-warmup-steps`` (a schedule-free optimizer's own warm-up, RunOptions'
+    ``warmup_steps``; the schedule's ``--warmup-steps`` is another option).
 
     The defaults, choices and checks are those of :class:`lrlab.options.RunOptions`;
     ``base`` (a ``RunOptions``) gives the command's own defaults (``lrlab lr-find`` has no
@@ -199,13 +211,15 @@ def add_optimizer_options(
         "--optimizer",
         default=base.optimizer,
         choices=OPTIMIZERS,
-        help="sgd (heavy-ball or Nesterov momentum), adam or adamw (default: %(default)s)",
+        help="sgd (heavy-ball or Nesterov momentum), adam, adamw, or schedule-free SGD or "
+        "AdamW (Defazio et al. 2024; give them a constant --lr) (default: %(default)s)",
     )
     group.add_argument(
         "--momentum",
         type=float,
         default=base.momentum,
-        help="SGD momentum, or Adam's beta1, in [0, 1) (default: %(default)s)",
+        help="SGD momentum, or Adam's beta1, in [0, 1); a schedule-free optimizer's "
+        "interpolation beta, in (0, 1) (default: %(default)s)",
     )
     if nesterov:
         group.add_argument(
@@ -217,6 +231,16 @@ def add_optimizer_options(
         default=base.weight_decay,
         help="L2 weight decay on all parameters (decoupled for adamw) (default: %(default)s)",
     )
+    if warmup:
+        group.add_argument(
+            "--optimizer-warmup-steps",
+            dest="warmup_steps",
+            type=non_negative_int,
+            default=base.warmup_steps,
+            help="a schedule-free optimizer's own linear warm-up, in steps (the schedulefree "
+            "package's warmup_steps; default: %(default)s); --warmup-steps warms up through the "
+            "schedule instead, for any optimizer",
+        )
     group.add_argument(
         "--precision",
         default=base.precision,
@@ -252,6 +276,7 @@ def run_options(args: argparse.Namespace, base=None):
         "channels_last": args.channels_last,
         "nesterov": getattr(args, "nesterov", None),
         "compile": getattr(args, "compile", None),
+        "warmup_steps": getattr(args, "warmup_steps", None),
         "seed": getattr(args, "seed", None),
     }
     given = {key: value for key, value in values.items() if value is not None}

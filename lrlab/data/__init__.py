@@ -36,7 +36,7 @@ from lrlab._cifar import SOURCES, ChecksumError, CifarSource
 from lrlab.data.builtin import INFO, NAMES, Info, load
 from lrlab.data.dataset import SPLITS, TASKS, Dataset, crop_flip
 from lrlab.data.loader import torchvision_loader
-from lrlab.data.own import from_tensors, subset
+from lrlab.data.own import from_tensors, holdout, subset
 
 __all__ = [
     "INFO",
@@ -50,6 +50,7 @@ __all__ = [
     "Info",
     "crop_flip",
     "from_tensors",
+    "holdout",
     "load",
     "subset",
     "torchvision_loader",

@@ -1,5 +1,5 @@
 """Data sets made from others or from a user's own tensors: :func:`subset` (the first
-examples, some classes) and :func:`from_tensors`."""
+examples, some classes), :func:`holdout` (a validation split) and :func:`from_tensors`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from lrlab import _check
 from lrlab.data.dataset import SPLITS, Dataset
 
-__all__ = ["from_tensors", "subset"]
+__all__ = ["from_tensors", "holdout", "subset"]
 
 
 def from_tensors(
@@ -188,6 +188,50 @@ def subset(
         augment_crop_flip=(
             dataset.augmentation is not None if augment is None else _check.flag("augment", augment)
         ),
+        device=device if device is not None else dataset.device,
+        normalize=dataset.normalized,
+    )
+
+
+def holdout(dataset: Dataset, fraction: float = 0.2, *, device=None) -> Dataset:
+    """A validation split: the training set alone, its last ``fraction`` held out as the
+    test split.
+
+    Tuning on it never sees the real test set. The held-out examples are the last
+    ``round(fraction * n)`` of the ``n`` training examples (at least one, and at least one
+    left to train on), in the stored order; the split is normalised by its own training
+    part's statistics, as :func:`subset` does.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    fraction : float
+        In (0, 1).
+    device : torch.device or str, optional
+        ``dataset.device`` by default.
+
+    Examples
+    --------
+    >>> from lrlab.data import load
+    >>> held = holdout(load("digits", device="cpu"), 0.25)
+    >>> held.name, held.size("train"), held.size("test")
+    ('digits-holdout', 1010, 337)
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be an lrlab.data.Dataset, got {type(dataset).__name__}")
+    fraction = _check.number("fraction", fraction, 0, 1, low_open=True, high_open=True)
+    images, labels = dataset.raw("train")
+    n = len(labels)
+    if n < 2:
+        raise ValueError(f"dataset must hold at least 2 training examples, got {n}")
+    keep = n - min(max(1, round(fraction * n)), n - 1)
+    return Dataset(
+        f"{dataset.name}-holdout",
+        (images[:keep], labels[:keep]),
+        (images[keep:], labels[keep:]),
+        dataset.classes,
+        scale=dataset.scale,
+        augment_crop_flip=dataset.augmentation is not None,
         device=device if device is not None else dataset.device,
         normalize=dataset.normalized,
     )

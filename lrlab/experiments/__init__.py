@@ -17,8 +17,10 @@ The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
 :mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps); for
 Part V, :mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`,
-:mod:`~lrlab.experiments.wsd` (warmup-stable-decay: cooldowns and branching) and
-:mod:`~lrlab.experiments.scaling` (the rate against the batch and the width).
+:mod:`~lrlab.experiments.adaptive` and :mod:`~lrlab.experiments.no_schedule` (Adam's edge
+of stability, schedule-free training), :mod:`~lrlab.experiments.wsd`
+(warmup-stable-decay: cooldowns and branching) and :mod:`~lrlab.experiments.scaling` (the
+rate against the batch and the width).
 
 >>> "sgdr" in names()
 True
@@ -35,9 +37,11 @@ from typing import Any
 from lrlab import _check
 from lrlab._pool import cpu_seconds, default_jobs
 from lrlab.experiments import (
+    adaptive,
     edge_of_stability,
     flat_minima,
     network_stability,
+    no_schedule,
     range_test,
     reproductions,
     restarts,
@@ -85,6 +89,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         reproductions,
         warmup,
         warmup_choice,
+        adaptive,
+        no_schedule,
         wsd,
         scaling,
     )

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab import _check
+from lrlab import _check, schedule_free
 from lrlab.lrfind.result import RangeTestResult, SeedSweep
 from lrlab.lrfind.sweep import lr_sweep
 from lrlab.options import RunOptions
@@ -153,7 +153,11 @@ def range_test(
         A name overrides ``options.optimizer`` (a fresh optimizer is built with
         :func:`lrlab.step.make_optimizer`). An optimizer instance over the model's
         parameters is used as it is (its momentum buffers included) and restored
-        afterwards; the model must then already be on ``data.device``.
+        afterwards; the model must then already be on ``data.device``. A schedule-free
+        optimizer (:mod:`lrlab.schedule_free`) is put in train mode: the losses are those
+        at its gradient point y, each step at the sweep's rate (no warm-up of its own),
+        while its average x moves ever more slowly; the test then measures the rate at
+        which its underlying SGD or AdamW steps blow up.
     progress : bool
         Show a tqdm progress bar.
     callback : callable, optional
@@ -202,6 +206,11 @@ def range_test(
     options = options.replace(
         loss=choose_loss(options.loss, getattr(data, "task", "classification"))
     )
+    if options.warmup_steps:
+        raise ValueError(
+            f"warmup_steps must be 0 in a range test (the sweep sets every step's rate), "
+            f"got {options.warmup_steps}"
+        )
     loss = options.loss
     batch_size, seed = options.batch_size, options.seed
     named = instance is None
@@ -217,6 +226,7 @@ def range_test(
                 model, device, options, lr=float(lrs[0]), optimizer=instance, metrics=False
             )
             model.train()
+            schedule_free.train_mode(run.optimizer)  # steps are taken at y
             batches = _train_batches(data, batch_size, seed)
             check_every = 8 if device.type == "cuda" and callback is None else 1
             after_step = None if callback is None else (lambda i: callback(model, i))
