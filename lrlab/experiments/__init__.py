@@ -14,8 +14,9 @@ networks for a GPU, ``smoke`` seconds for tests) written as overrides of it.
 
 The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 :mod:`~lrlab.experiments.range_test`, :mod:`~lrlab.experiments.restarts`,
-:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability` and
-:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps).
+:mod:`~lrlab.experiments.flat_minima`, :mod:`~lrlab.experiments.network_stability`,
+:mod:`~lrlab.experiments.reproductions` (the papers' own protocols as sweeps) and
+:mod:`~lrlab.experiments.race` (schedule families at an equal tuning budget).
 
 >>> "sgdr" in names()
 True
@@ -35,6 +36,7 @@ from lrlab.experiments import (
     edge_of_stability,
     flat_minima,
     network_stability,
+    race,
     range_test,
     reproductions,
     restarts,
@@ -76,6 +78,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         flat_minima,
         network_stability,
         reproductions,
+        race,
     )
     for exp in module.EXPERIMENTS
 }
