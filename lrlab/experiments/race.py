@@ -186,6 +186,8 @@ def _fit_task(
         squares = sum(float((p.double() ** 2).sum()) for p in net.parameters())
     return {
         "seed": seed,
+        "lr": lr,
+        "shape": shape,
         "val_acc": history.test_acc,
         "val_loss": history.test_loss[-1] if history.test_loss else math.nan,
         "test_acc": test_acc,
