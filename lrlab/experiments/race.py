@@ -24,8 +24,9 @@ picks' mean validation accuracy in tuning (:func:`median_target`).
 
 >>> sorted(RACE.config()["families"])[:3]
 ['constant', 'cosine', 'gaussian-peak']
->>> trial_points({"shape": {"gamma": [0.1, 0.3]}}, 1.0, {"trials": 4, "factor": 4.0})[0]
-(0.35355339059327373, {'gamma': 0.1})
+>>> lr, shape = trial_points({"shape": {"gamma": [0.1, 0.3]}}, 1.0, {"trials": 4, "factor": 4.0})[0]
+>>> round(lr, 4), shape
+(0.3536, {'gamma': 0.1})
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ __all__ = [
     "race_work",
     "run_race",
     "steps_to_target",
+    "trial_mean",
     "trial_points",
     "val_size",
 ]
@@ -228,13 +230,24 @@ def _range_task(common: dict, workload: dict, device, root) -> dict:
     }
 
 
-def _mean_final(runs: Sequence[Mapping], key: str) -> float:
-    """Mean over runs of the last value of ``key`` (NaN where a run has none or diverged)."""
+def trial_mean(runs: Sequence[Mapping], key: str = "val_acc") -> float:
+    """The mean over runs of ``key`` at the end of each run (the last entry of a series such
+    as ``val_acc``, else the value, such as ``objective``); NaN if any run diverged.
+
+    Examples
+    --------
+    >>> trial_mean([{"val_acc": [0.5, 0.75], "diverged_at_step": None},
+    ...             {"val_acc": [0.6, 1.0], "diverged_at_step": None}])
+    0.875
+    >>> trial_mean([{"objective": 0.3, "diverged_at_step": 7}], "objective")
+    nan
+    """
     values = []
     for run in runs:
-        value = run[key][-1] if isinstance(run[key], list) and run[key] else run[key]
-        diverged = run.get("diverged_at_step") is not None
-        values.append(math.nan if diverged or isinstance(value, list) else float(value))
+        value = run[key]
+        if isinstance(value, list):
+            value = value[-1] if value else math.nan
+        values.append(math.nan if run.get("diverged_at_step") is not None else float(value))
     return float(np.mean(values))
 
 
@@ -253,10 +266,10 @@ def pick(trials: Sequence[Mapping], by: str = "val_acc") -> int:
     """
     if by == "val_acc":
         keys = [
-            (-_mean_final(t["runs"], "val_acc"), _mean_final(t["runs"], "val_loss")) for t in trials
+            (-trial_mean(t["runs"], "val_acc"), trial_mean(t["runs"], "val_loss")) for t in trials
         ]
     elif by == "objective":
-        keys = [(_mean_final(t["runs"], "objective"), 0.0) for t in trials]
+        keys = [(trial_mean(t["runs"], "objective"), 0.0) for t in trials]
     else:
         raise ValueError(f"by must be 'val_acc' or 'objective', got {by!r}")
     keys = [tuple(math.inf if math.isnan(k) else k for k in key) for key in keys]
@@ -267,7 +280,7 @@ def median_target(workload_result: Mapping[str, Any]) -> float:
     """A workload's target validation accuracy: the median over the families of their
     picked trial's mean final validation accuracy in tuning."""
     tuned = [
-        _mean_final(trials[workload_result["picks"][family]]["runs"], "val_acc")
+        trial_mean(trials[workload_result["picks"][family]]["runs"], "val_acc")
         for family, trials in workload_result["trials"].items()
     ]
     return float(np.nanmedian(tuned))
