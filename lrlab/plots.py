@@ -261,3 +261,63 @@ def seed_band(
     (line,) = ax.plot(x, mean, label=label, color=color, **line_kwargs)
     ax.fill_between(x, low, high, color=line.get_color(), alpha=alpha, lw=0)
     return line
+
+
+def performance_profiles(
+    ax,
+    taus: Sequence[float] | np.ndarray,
+    profiles: Mapping[str, Sequence[float] | np.ndarray],
+    *,
+    problems: str = "problems",
+):
+    """Draw performance profiles (:func:`lrlab.stats.performance_profile`) as step curves.
+
+    The factor τ goes on a log axis, the fraction of problems solved within τ of the best
+    on the other, one curve per method, as Dolan & Moré (2002) draw them.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        Where to draw.
+    taus : array-like, shape (T,)
+        The factors the profiles were evaluated at, >= 1, finite.
+    profiles : mapping of str to array-like of shape (T,)
+        Method -> fraction of problems within each τ.
+    problems : str
+        What the problems are, for the y label ("workloads").
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+        One per method, labelled with its name.
+
+    Examples
+    --------
+    >>> from lrlab import plots, stats
+    >>> taus = [1, 2, 4]
+    >>> profiles = stats.performance_profile({"a": {"p": 1}, "b": {"p": 3}}, taus)
+    >>> fig, ax = plots.subplots()
+    >>> [line.get_ydata().tolist() for line in plots.performance_profiles(ax, taus, profiles)]
+    [[1.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
+    """
+    tau = np.asarray(taus, dtype=float)
+    if tau.ndim != 1 or tau.size == 0 or not np.all(np.isfinite(tau)) or np.any(tau < 1):
+        raise ValueError(f"taus must be a non-empty 1-D array of finite numbers >= 1, got {taus!r}")
+    if not profiles:
+        raise ValueError("profiles must name at least one method, got an empty mapping")
+    lines = []
+    for method, rho in profiles.items():
+        rho = np.asarray(rho, dtype=float)
+        if rho.shape != tau.shape:
+            raise ValueError(
+                f"profiles[{method!r}] must have one value per tau ({tau.size}), "
+                f"got shape {rho.shape}"
+            )
+        (line,) = ax.plot(tau, rho, drawstyle="steps-post", label=method)
+        lines.append(line)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("τ: within a factor τ of the best")
+    ax.set_ylabel(f"fraction of {problems}")
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend()
+    return lines

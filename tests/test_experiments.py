@@ -116,6 +116,8 @@ def _data_of(config) -> str:
     for key in ("test", "base"):
         if key in config:
             return _data_of(config[key])
+    if "workloads" in config:  # the race: one data set per workload, the first one's
+        return _data_of(next(iter(config["workloads"].values())))
     return next(iter(config["schedules"]))  # network-stability: one entry per data set
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -238,3 +239,21 @@ def test_mlp_init_scale_multiplies_the_weights_and_the_bias_free_output_by_its_p
 def test_mlp_init_scale_must_be_positive():
     with pytest.raises(ValueError, match="^init_scale must be"):
         models.build("mlp", 10, (1, 8, 8), init_scale=0.0)
+
+
+def test_linear_is_multinomial_logistic_regression_as_scikit_learn_computes_it():
+    """The linear model's softmax is scikit-learn's LogisticRegression.predict_proba with
+    the same weights (the reference), and its parameter count is (d + 1) k."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 1, 8, 8))
+    y = np.arange(40) % 10
+    net = models.build("linear", 10, (1, 8, 8), seed=0)
+    assert n_params(net) == (64 + 1) * 10 == 650
+    reference = LogisticRegression(max_iter=200).fit(x.reshape(40, -1), y)  # sets the shapes
+    reference.coef_ = net[1].weight.detach().double().numpy()
+    reference.intercept_ = net[1].bias.detach().double().numpy()
+    with torch.no_grad():
+        ours = torch.softmax(net(torch.as_tensor(x, dtype=torch.float32)).double(), dim=1)
+    np.testing.assert_allclose(ours.numpy(), reference.predict_proba(x.reshape(40, -1)), atol=1e-6)

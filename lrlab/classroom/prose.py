@@ -86,9 +86,7 @@ def sentences(text: str, pattern: str | None = None) -> list[str]:
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     parts = [
-        " ".join(p.split())
-        for block in _BLOCK_END.split(text)
-        for p in _SENTENCE_END.split(block)
+        " ".join(p.split()) for block in _BLOCK_END.split(text) for p in _SENTENCE_END.split(block)
     ]
     parts = [p for p in parts if p]
     if pattern is None:

@@ -19,8 +19,9 @@ The modules: :mod:`~lrlab.experiments.edge_of_stability`,
 Part V, :mod:`~lrlab.experiments.warmup` with :mod:`~lrlab.experiments.warmup_choice`,
 :mod:`~lrlab.experiments.adaptive` and :mod:`~lrlab.experiments.no_schedule` (Adam's edge
 of stability, schedule-free training), :mod:`~lrlab.experiments.wsd`
-(warmup-stable-decay: cooldowns and branching) and :mod:`~lrlab.experiments.scaling` (the
-rate against the batch and the width).
+(warmup-stable-decay: cooldowns and branching), :mod:`~lrlab.experiments.race` (schedule
+families at an equal tuning budget) and :mod:`~lrlab.experiments.scaling` (the rate against
+the batch and the width).
 
 >>> "sgdr" in names()
 True
@@ -42,6 +43,7 @@ from lrlab.experiments import (
     flat_minima,
     network_stability,
     no_schedule,
+    race,
     range_test,
     reproductions,
     restarts,
@@ -92,6 +94,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         adaptive,
         no_schedule,
         wsd,
+        race,
         scaling,
     )
     for exp in module.EXPERIMENTS
