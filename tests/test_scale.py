@@ -125,7 +125,7 @@ def test_explr_schedules_are_schedules_with_one_arithmetic_path():
 
 @pytest.mark.parametrize("bad", [-1, np.array([0, -2])])
 def test_schedules_reject_negative_steps(bad):
-    with pytest.raises(ValueError, match="step must be >= 0"):
+    with pytest.raises(ValueError, match="step must be an integer >= 0"):
         scale.explr_schedule(0.1, 1e-3)(bad)
 
 

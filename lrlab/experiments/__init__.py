@@ -284,10 +284,10 @@ def store(
         device=lrlab.device_name(out["device"]),
         seed=None,
         wall_time_s=out["wall_time_s"],
-        cpu_time_s=out["cpu_time_s"],
+        cpu_time_s=out.get("cpu_time_s"),
         root=folder,
     )
-    cpu = "" if out["cpu_time_s"] is None else f", {out['cpu_time_s']:.0f} s of CPU time"
+    cpu = "" if out.get("cpu_time_s") is None else f", {out['cpu_time_s']:.0f} s of CPU time"
     print(f"wrote {path} ({out['wall_time_s']:.0f} s{cpu})")
     if folder != results.results_root(root):
         print(
@@ -390,7 +390,7 @@ def load_or_run(
         "provenance": results.provenance(
             device=lrlab.device_name(out["device"]),
             wall_time_s=out["wall_time_s"],
-            cpu_time_s=out["cpu_time_s"],
+            cpu_time_s=out.get("cpu_time_s"),
         ),
         "source": "live run",
         "scale": fallback,

@@ -146,7 +146,7 @@ def race_schedule(
     spec = dict(family["spec"])
     for key, fraction in (family.get("fractions") or {}).items():
         if isinstance(fraction, list):
-            spec[key] = [round(f * total_steps) for f in fraction]
+            spec[key] = [max(1, round(f * total_steps)) for f in fraction]
         else:
             spec[key] = max(1, round(fraction * total_steps))
     spec.update(dict(shape))

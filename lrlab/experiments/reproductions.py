@@ -109,14 +109,14 @@ def _step(milestones, gamma=0.1, label="step"):
 
 
 def _smoke(config: Mapping[str, Any]) -> dict:
-    """One run per distinct (data, model, schedule) of a grid, one epoch of batch 40 (one
-    step on CIFAR's 40-image test archive)."""
+    """One run per distinct (data, model, schedule) of a grid, two epochs of batch 40 (two
+    steps on CIFAR's 40-image test archive: a peak or a decay needs two)."""
     from lrlab import sweep
 
     seen: dict[tuple, dict] = {}
     for c in sweep.expand(config["grid"]):
         key = (c["data"], c["model"], sweep.schedule_label(c))
-        seen.setdefault(key, {**c, "epochs": 1, "batch_size": 40})
+        seen.setdefault(key, {**c, "epochs": 2, "batch_size": 40})
     return {"grid": list(seen.values())}
 
 
