@@ -173,5 +173,5 @@ def test_ensembles_score_disjoint_groups_and_the_first_k_members():
         assert groups["2"]["seeds"] == [[0, 1], [2, 3]]
         assert groups["2"]["accuracy"][0] == scores["accuracy"][1]  # members 0 and 1
     json.dumps(out, allow_nan=False)
-    with pytest.raises(ValueError, match="group_sizes must be in"):
+    with pytest.raises(ValueError, match="group_sizes must be an integer in"):
         flat_minima.run_ensembles({**config, "group_sizes": [3]})

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lrlab import curvature, data, models, schedules, stability, train
+from lrlab import _check, curvature, data, models, schedules, stability, train
 from lrlab._pool import pmap
 from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment, Replace
 from lrlab.history import History
@@ -306,9 +306,7 @@ def _values(run_record: dict, metric: str, layer: str | None):
     column = run_record["metrics"][metric]
     values = column["values"]
     if isinstance(values, dict):
-        if layer not in values:
-            raise ValueError(f"layer must be one of {sorted(values)} for {metric}, got {layer!r}")
-        values = values[layer]
+        values = values[_check.choice("layer", layer, sorted(values))]
     elif layer is not None:
         raise ValueError(f"{metric} has one value per step: layer must be None, got {layer!r}")
     return np.asarray(column["steps"]), np.asarray(values, dtype=float)

@@ -22,6 +22,7 @@ import os
 import time
 from typing import Any
 
+from lrlab import _check
 from lrlab._pool import pmap
 from lrlab.experiments.experiment import Experiment
 from lrlab.experiments.flat_minima.training import (
@@ -77,13 +78,12 @@ def run_ensembles(
     """
     from lrlab import ensembles, models
 
-    seeds, sizes = list(config["seeds"]), list(config["group_sizes"])
-    too_big = [k for k in sizes if not 1 <= k <= len(seeds) // 2]
-    if too_big:
-        raise ValueError(
-            f"group_sizes must be in [1, {len(seeds) // 2}] (two groups of {len(seeds)} "
-            f"seeds at least), got {too_big}"
-        )
+    seeds = list(config["seeds"])
+    # two disjoint groups at least of every size
+    sizes = [
+        _check.integer("group_sizes", k, minimum=1, maximum=len(seeds) // 2)
+        for k in config["group_sizes"]
+    ]
     started = time.perf_counter()
     dataset = load_data(config["dataset"], str(device), str(data_root))
     tasks = [

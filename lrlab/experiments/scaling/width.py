@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from lrlab import _check
 from lrlab._pool import pmap
 from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment, Replace
 from lrlab.experiments.scaling.common import build_network, load_data
@@ -149,8 +150,7 @@ def summarize(result: Mapping[str, Any], arm: str) -> dict[str, Any]:
 
     from lrlab import scaling
 
-    if arm not in result["arms"]:
-        raise ValueError(f"arm must be one of {result['arms']}, got {arm!r}")
+    _check.choice("arm", arm, result["arms"])
     rates = np.array(result["rates"][arm.split("-")[0]], dtype=float)
     widths = np.array(result["widths"])
     losses = np.array(
