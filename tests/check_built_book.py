@@ -7,8 +7,9 @@ For every chapter (notebook) in _toc.yml, its HTML page must exist and show:
   frame budget (at most lrlab.scrubber.MAX_FRAMES frames);
 - no traceback and no stderr output (warnings, progress bars);
 and stay within PAGE_BUDGET bytes (its HTML with the frames inline, plus its images).
-No page may embed widget state or load RequireJS or the widget manager, and no page may
-load a script or stylesheet from outside the book (a CDN).
+No page may embed widget state or load RequireJS or the widget manager, load a script or
+stylesheet from outside the book (a CDN), or show an absolute path of the machine that built
+it (the project's folder, the Python environment, the temporary folder).
 Usage: python tests/check_built_book.py [_build/html]
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -28,6 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The most a chapter page may weigh: its HTML (scrubber frames are inline) and its images.
 PAGE_BUDGET = 3_000_000
+
+#: Folders of the building machine that a page must never show.
+_MACHINE_FOLDERS = tuple(
+    {str(ROOT), str(Path(sys.prefix).resolve()), str(Path(tempfile.gettempdir()).resolve())}
+)
 
 _EXPLORER_CALL = re.compile(r"^[^#\n]*\b\w*explorer\(", re.MULTILINE)
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
@@ -150,6 +157,12 @@ def site_problems(page: Path) -> list[str]:
     outside = [tag.get("src") for tag in soup.select("script[src]")]
     outside += [tag.get("href") for tag in soup.select('link[rel~="stylesheet"][href]')]
     found += [f"{page}: loads {url} from outside the book" for url in outside if "//" in url]
+    text = soup.get_text()
+    found += [
+        f"{page}: shows the absolute path {folder}... of the machine that built it"
+        for folder in _MACHINE_FOLDERS
+        if folder + "/" in text
+    ]
     # A Markdown table in a cell's output that the build did not turn into a <table> reads as
     # a paragraph of pipes (myst-nb renders outputs as CommonMark, without tables, unless
     # nb_render_markdown_format says otherwise).

@@ -153,3 +153,14 @@ def test_explorer_cells_are_found_by_their_call_not_by_a_comment():
     assert [c["source"] for c in check.explorer_cells(notebook)] == [
         "widgets.explorer(draw, values, label='r')"
     ]
+
+
+def test_a_page_that_shows_an_absolute_path_of_the_building_machine_is_reported(tmp_path):
+    """A result loaded from `<build folder>/lrlab/results_data/x.json` must be shown as
+    `lrlab/results_data/x.json`: the reader's machine has no such folder (issue 21)."""
+    where = f"{check.ROOT}/lrlab/results_data/sgdr.json"
+    cells = complete_cells() + [cell(f"<pre>Loaded the stored result {where}</pre>")]
+    (problem,) = check.site_problems(write_page(tmp_path, cells))
+    assert "shows the absolute path" in problem and str(check.ROOT) in problem
+    shown = complete_cells() + [cell("<pre>Loaded the stored result lrlab/results_data/sgdr.json")]
+    assert check.site_problems(write_page(tmp_path, shown)) == []
