@@ -1,33 +1,5 @@
-"""The experiment of the chapter "Which schedule wins? A fair race": schedule families tuned
-with the same budget on three workloads, then scored over seeds.
-
-``race`` (:func:`run_race`), the protocol of AlgoPerf (Dahl et al. 2023) at CPU scale:
-
-1. **Search space.** One range test per workload (Smith 2017) on its training part; the rule
-   ``range_test["rule"]`` (``"steepest"``, torch-lr-finder's) reads a rate ``s`` off it.
-   Every family's peak rate is searched over ``[s / factor, s * factor]``.
-2. **Tuning.** Each family gets the same ``trials``: trial ``i`` (of ``n``) has the rate
-   ``s * factor ** ((2 i + 1) / n - 1)``, log-evenly spread over the space, and, for a family
-   with a shape parameter, the ``i mod k``-th of its ``k`` values. Each trial trains with the
-   ``tune_seeds`` on the training part and is scored on the validation split (the last
-   ``val_fraction`` of the training set); the pick is the trial with the highest mean final
-   validation accuracy (ties: the lowest validation loss).
-3. **Test.** Every family trains at its pick with each of ``seeds`` (the same seeds for every
-   family: the same initial weights and data order), scored on the test split. A workload
-   with ``objective_pick`` also picks each family's trial by the lowest final training
-   objective (the L2-regularised loss of the last iterate, the quantity of Defazio et al.
-   2023's bounds) and trains the seeds there too.
-
-The time to a target is read from each run's validation accuracy after every epoch
-(:func:`steps_to_target`); the target of a workload is the median over the families of their
-picks' mean validation accuracy in tuning (:func:`median_target`).
-
->>> sorted(RACE.config()["families"])[:3]
-['constant', 'cosine', 'gaussian-peak']
->>> lr, shape = trial_points({"shape": {"gamma": [0.1, 0.3]}}, 1.0, {"trials": 4, "factor": 4.0})[0]
->>> round(lr, 4), shape
-(0.3536, {'gamma': 0.1})
-"""
+"""Running a race (:mod:`lrlab.experiments.race`): the splits, the trials' rates, each
+family's schedule, the training and range-test tasks, and the protocol itself."""
 
 from __future__ import annotations
 
@@ -35,31 +7,14 @@ import functools
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from lrlab._pool import pmap
-from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment, Replace
+from lrlab.experiments.experiment import TRAIN_EXAMPLES
+from lrlab.experiments.race.scoring import median_target, pick
 
-__all__ = [
-    "EXPERIMENTS",
-    "RACE",
-    "median_target",
-    "pick",
-    "race_schedule",
-    "race_times",
-    "race_work",
-    "run_race",
-    "steps_to_target",
-    "trial_mean",
-    "trial_points",
-    "val_size",
-]
-
-
-# --- the pieces ---------------------------------------------------------------------------
+__all__ = ["race_schedule", "race_work", "run_race", "trial_points", "val_size"]
 
 
 def val_size(n: int, fraction: float) -> int:
@@ -230,103 +185,6 @@ def _range_task(common: dict, workload: dict, device, root) -> dict:
     }
 
 
-def trial_mean(runs: Sequence[Mapping], key: str = "val_acc") -> float:
-    """The mean over runs of ``key`` at the end of each run (the last entry of a series such
-    as ``val_acc``, else the value, such as ``objective``); NaN if any run diverged.
-
-    Examples
-    --------
-    >>> trial_mean([{"val_acc": [0.5, 0.75], "diverged_at_step": None},
-    ...             {"val_acc": [0.6, 1.0], "diverged_at_step": None}])
-    0.875
-    >>> trial_mean([{"objective": 0.3, "diverged_at_step": 7}], "objective")
-    nan
-    """
-    values = []
-    for run in runs:
-        value = run[key]
-        if isinstance(value, list):
-            value = value[-1] if value else math.nan
-        values.append(math.nan if run.get("diverged_at_step") is not None else float(value))
-    return float(np.mean(values))
-
-
-def pick(trials: Sequence[Mapping], by: str = "val_acc") -> int:
-    """The index of the best trial: the highest mean final validation accuracy (ties: the
-    lowest mean validation loss) with ``by="val_acc"``, the lowest mean final training
-    objective with ``by="objective"``. A trial with a diverged run is never picked unless
-    every trial has one.
-
-    Examples
-    --------
-    >>> trials = [{"runs": [{"val_acc": [0.5, 0.9], "val_loss": 0.3}]},
-    ...           {"runs": [{"val_acc": [0.6, 0.9], "val_loss": 0.2}]}]
-    >>> pick(trials)
-    1
-    """
-    if by == "val_acc":
-        keys = [
-            (-trial_mean(t["runs"], "val_acc"), trial_mean(t["runs"], "val_loss")) for t in trials
-        ]
-    elif by == "objective":
-        keys = [(trial_mean(t["runs"], "objective"), 0.0) for t in trials]
-    else:
-        raise ValueError(f"by must be 'val_acc' or 'objective', got {by!r}")
-    keys = [tuple(math.inf if math.isnan(k) else k for k in key) for key in keys]
-    return min(range(len(trials)), key=lambda i: keys[i])
-
-
-def median_target(workload_result: Mapping[str, Any]) -> float:
-    """A workload's target validation accuracy: the median over the families of their
-    picked trial's mean final validation accuracy in tuning."""
-    tuned = [
-        trial_mean(trials[workload_result["picks"][family]]["runs"], "val_acc")
-        for family, trials in workload_result["trials"].items()
-    ]
-    return float(np.nanmedian(tuned))
-
-
-def steps_to_target(val_acc: Sequence[float], target: float, steps_per_epoch: int) -> float:
-    """Optimizer steps until the validation accuracy, read after every epoch, first reaches
-    ``target``: ``(e + 1) * steps_per_epoch`` for the first such epoch ``e``, ``inf`` if none.
-
-    >>> steps_to_target([0.5, 0.8, 0.9], 0.8, 25), steps_to_target([0.5], 0.8, 25)
-    (50, inf)
-    """
-    for epoch, acc in enumerate(val_acc):
-        if acc >= target:
-            return (epoch + 1) * steps_per_epoch
-    return math.inf
-
-
-def race_times(
-    result: Mapping[str, Any], targets: Mapping[str, float] | None = None
-) -> dict[str, dict[str, float]]:
-    """Family -> workload -> the median over the test seeds of the steps to the workload's
-    target (``inf`` when most seeds never reach it), the costs of
-    :func:`lrlab.stats.performance_profile`.
-
-    Parameters
-    ----------
-    result : mapping
-        What :func:`run_race` returns.
-    targets : mapping, optional
-        Workload -> target accuracy; each workload's stored ``target`` by default.
-    """
-    times: dict[str, dict[str, float]] = {}
-    for name, workload in result["workloads"].items():
-        target = workload["target"] if targets is None else targets[name]
-        for family, runs in workload["seeds"].items():
-            steps = [
-                steps_to_target(r["val_acc"], target, workload["steps_per_epoch"]) for r in runs
-            ]
-            times.setdefault(family, {})[name] = float(np.median(steps))
-    return times
-
-
-# --- the experiment ------------------------------------------------------------------------
-
-
 def run_race(
     config: Mapping[str, Any],
     *,
@@ -458,6 +316,7 @@ def race_work(config: Mapping[str, Any], sizes: Mapping[str, int] = TRAIN_EXAMPL
 
     Examples
     --------
+    >>> from lrlab.experiments.race import RACE
     >>> race_work(RACE.config("smoke")) > 0
     True
     """
@@ -471,159 +330,3 @@ def race_work(config: Mapping[str, Any], sizes: Mapping[str, int] = TRAIN_EXAMPL
         runs += families * len(config["seeds"]) * (2 if workload.get("objective_pick") else 1)
         total += config["range_test"]["num_iter"] * batch + runs * workload["epochs"] * train
     return total
-
-
-# --- the configuration ----------------------------------------------------------------------
-
-#: The entrants: a schedule spec of :func:`lrlab.schedules.from_spec` whose rate parameter is
-#: the trial's peak rate, parameters given as fractions of the run, at most one shape
-#: parameter with its values, and run options that differ from the workload's.
-FAMILIES = {
-    "constant": {"spec": {"name": "constant"}},
-    # divide by 1/gamma at half and at three quarters of the run
-    "step": {
-        "spec": {"name": "multistep"},
-        "fractions": {"milestones": [0.5, 0.75]},
-        "shape": {"gamma": [0.1, 0.3]},
-    },
-    # to zero, or to a tenth of the peak (Bergsma et al. 2025's baseline)
-    "cosine": {"spec": {"name": "cosine"}, "shape": {"min_lr_ratio": [0.0, 0.1]}},
-    # PyTorch's OneCycleLR: warm up from peak / 25 for this share of the run, anneal to 1e-4 of that
-    "one-cycle": {"spec": {"name": "one_cycle"}, "shape": {"pct_start": [0.15, 0.3]}},
-    # constant, then a cooldown over the last fifth (Hägele et al. 2024); no warm-up
-    "wsd": {
-        "spec": {"name": "wsd"},
-        "fractions": {"decay_steps": 0.2},
-        "shape": {"cooldown": ["linear", "1-sqrt"]},
-    },
-    # linear decay to zero: polynomial(power=1, end_lr=0)
-    "linear": {"spec": {"name": "polynomial", "power": 1.0, "end_lr": 0.0}},
-    # Seong et al. 2018: from min_lr up to the peak at mid-run and back down
-    "gaussian-peak": {"spec": {"name": "gaussian_peak"}, "shape": {"min_lr_ratio": [0.01, 0.0001]}},
-    # SCHEDULE-FREE: the entrant of Defazio et al. 2024 goes here once the optimizer is in
-    # lrlab (optimizer="sgd_schedulefree"), e.g. {"spec": {"name": "constant"}, "options":
-    # {"optimizer": "sgd_schedulefree", "momentum": 0.9}}.
-}
-
-_BASE = {
-    "workloads": {
-        "mnist1d-cnn": {
-            "dataset": "mnist1d",
-            "model": "cnn1d",
-            "model_options": {},
-            "epochs": 40,
-            "momentum": 0.9,
-            "weight_decay": 5e-4,
-            "objective_pick": False,
-        },
-        "digits-mlp": {
-            "dataset": "digits",
-            "model": "mlp",
-            "model_options": {},
-            "epochs": 30,
-            "momentum": 0.9,
-            "weight_decay": 5e-4,
-            "objective_pick": False,
-        },
-        # multinomial logistic regression, L2-regularised (strongly convex), plain SGD: the
-        # setting of Defazio et al. 2023's last-iterate bounds
-        "digits-logreg": {
-            "dataset": "digits",
-            "model": "linear",
-            "model_options": {},
-            "epochs": 60,
-            "momentum": 0.0,
-            "weight_decay": 1e-3,
-            "objective_pick": True,
-        },
-    },
-    "families": FAMILIES,
-    "batch_size": 128,
-    "val_fraction": 0.2,
-    "range_test": {
-        "start_lr": 1e-4,
-        "end_lr": 10.0,
-        "num_iter": 100,
-        "rule": "steepest",
-        "seed": 0,
-    },
-    # trials per family over [s / factor, s * factor] around the range test's suggestion s
-    "search": {"trials": 8, "factor": 4.0},
-    "tune_seeds": [1000, 1001],
-    "seeds": list(range(20)),
-}
-
-
-def _smoke(config: Mapping[str, Any]) -> dict:
-    """Seconds on any scale: one epoch per workload, two trials, one tuning seed, two seeds."""
-    return {
-        "workloads": {name: {"epochs": 1} for name in config["workloads"]},
-        "search": {"trials": 2},
-        "tune_seeds": [1000],
-        "seeds": [0, 1],
-        "range_test": {"num_iter": 20},
-    }
-
-
-RACE = Experiment(
-    name="race",
-    chapter="race",
-    title="Which schedule wins? Schedule families raced at an equal tuning budget",
-    cite="dahl2023benchmarking",
-    claim=(
-        "Comparisons between training algorithms only count at an equal tuning budget "
-        "(AlgoPerf). At that budget, a constant rate with a short cooldown matches cosine "
-        "(Hägele et al. 2024), linear decay to zero beats cosine (Bergsma et al. 2025), and "
-        "linear decay is worst-case optimal for SGD's last iterate on convex problems "
-        "(Defazio et al. 2023)."
-    ),
-    run=run_race,
-    work=race_work,
-    base=_BASE,
-    scales={
-        # the two digits workloads, shorter, four trials of one seed, five seeds
-        "classroom": {
-            "workloads": Replace(
-                {
-                    "digits-mlp": {**_BASE["workloads"]["digits-mlp"], "epochs": 10},
-                    "digits-logreg": {**_BASE["workloads"]["digits-logreg"], "epochs": 20},
-                }
-            ),
-            "search": {"trials": 4},
-            "tune_seeds": [1000],
-            "seeds": [0, 1, 2, 3, 4],
-            "range_test": {"num_iter": 60},
-        },
-        # CIFAR on a GPU: ResNet-20 and ResNet-18, and logistic regression on the pixels
-        "paper": {
-            "workloads": Replace(
-                {
-                    "cifar10-resnet20": {
-                        **_BASE["workloads"]["mnist1d-cnn"],
-                        "dataset": "cifar10",
-                        "model": "resnet20",
-                        "epochs": 30,
-                    },
-                    "cifar100-resnet18": {
-                        **_BASE["workloads"]["mnist1d-cnn"],
-                        "dataset": "cifar100",
-                        "model": "resnet18",
-                        "epochs": 30,
-                    },
-                    "cifar10-logreg": {
-                        **_BASE["workloads"]["digits-logreg"],
-                        "dataset": "cifar10",
-                        "epochs": 20,
-                    },
-                }
-            ),
-            "tune_seeds": [1000],
-            "seeds": list(range(10)),
-            "range_test": {"num_iter": 200},
-        },
-        "smoke": _smoke,
-    },
-)
-
-#: The experiments of this chapter.
-EXPERIMENTS = (RACE,)
