@@ -70,7 +70,7 @@ def add_reproduce_command(subparsers) -> None:
     group.add_argument(
         "--cache",
         default=None,
-        help="folder of cached sweep runs, for resuming (default: data/cache/sweeps)",
+        help="folder of cached sweep runs, for resuming (default: sweeps in --data-root)",
     )
     group.add_argument(
         "--address",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment
@@ -42,7 +43,7 @@ def run_grid(
     progress: bool = False,
     jobs: int = 1,
     engine: str = "local",
-    cache: str | os.PathLike | None = "data/cache/sweeps",
+    cache: str | os.PathLike | None = "auto",
     address: str | None = None,
     resources: Mapping[str, float] | None = None,
 ) -> dict:
@@ -55,7 +56,11 @@ def run_grid(
     device, data_root, progress, jobs
         See :func:`lrlab.experiments.run` (``jobs`` is the local engine's concern: the
         sweep trains one run after the other in this process).
-    engine, cache, address, resources
+    cache : str or path-like or None
+        Folder of finished runs, for resuming (see :func:`lrlab.sweep.run`); ``"auto"``, the
+        default, is ``sweeps`` inside ``data_root``, so runs on one data folder never answer
+        for another's; ``None`` caches nothing.
+    engine, address, resources
         See :func:`lrlab.sweep.run`.
 
     Returns
@@ -72,6 +77,8 @@ def run_grid(
     """
     from lrlab import sweep
 
+    if isinstance(cache, str) and cache == "auto":
+        cache = Path(data_root) / "sweeps"
     records = sweep.run(
         config["grid"],
         engine=engine,

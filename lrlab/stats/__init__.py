@@ -245,7 +245,7 @@ def _bootstrap_ci(a, b, paired, confidence, n_resamples, rng) -> tuple[float, fl
 
 def _permutation_p(a, b, paired, n_permutations, rng) -> float:
     """Two-sided permutation p value of mean(a) - mean(b): the share of relabellings (swaps
-    within pairs when ``paired``) whose |difference| is at least the observed one.
+    within pairs when ``paired``) whose absolute difference is at least the observed one.
 
     SciPy draws the relabellings (all of them when there are at most ``n_permutations``); the
     count is ours. SciPy counts ties within 100 machine epsilons of the observed *difference*,
@@ -291,7 +291,7 @@ def compare(
     mean(a) - mean(b), resampling each arm on its own, or the pairs together when
     ``paired``. The p value is the two-sided permutation test of the same difference
     (Good 2005): the share of the relabellings of the pooled seeds into groups of n_a and n_b
-    (with ``paired``, of the 2^n swaps within pairs) whose |difference| is at least the
+    (with ``paired``, of the 2^n swaps within pairs) whose absolute difference is at least the
     observed one. It is exact, enumerating every relabelling, when there are at most
     ``n_permutations`` (by default up to 9 and 10 seeds, or 16 pairs); otherwise it uses that
     many random ones (10 seeds each have 184,756 relabellings; 100,000 random ones give p

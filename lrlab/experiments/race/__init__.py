@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.experiments.experiment import Experiment, Replace
+from lrlab.experiments.experiment import TRAIN_EXAMPLES, Experiment, Replace
 from lrlab.experiments.race.runs import (
     race_schedule,
     race_work,
@@ -149,13 +149,20 @@ _BASE = {
 
 
 def _smoke(config: Mapping[str, Any]) -> dict:
-    """Seconds on any scale: one epoch per workload, two trials, one tuning seed, two seeds."""
+    """Seconds on any scale: two epochs per workload, two trials, one tuning seed, two seeds;
+    the batch cut so that every epoch has at least four steps (a one-cycle warm-up needs a
+    step of its own), also on the tiny CIFAR archives the tests write."""
+    fewest = min(
+        TRAIN_EXAMPLES[w["dataset"]] * (1 - config["val_fraction"])
+        for w in config["workloads"].values()
+    )
     return {
-        "workloads": {name: {"epochs": 1} for name in config["workloads"]},
+        "workloads": {name: {"epochs": 2} for name in config["workloads"]},
+        "batch_size": max(1, min(config["batch_size"], int(fewest // 4))),
         "search": {"trials": 2},
         "tune_seeds": [1000],
         "seeds": [0, 1],
-        "range_test": {"num_iter": 20},
+        "range_test": {"num_iter": 40},
     }
 
 

@@ -101,7 +101,10 @@ def race_schedule(
     spec = dict(family["spec"])
     for key, fraction in (family.get("fractions") or {}).items():
         if isinstance(fraction, list):
-            spec[key] = [max(1, round(f * total_steps)) for f in fraction]
+            steps: list[int] = []
+            for f in fraction:  # strictly increasing, also in a run of a few steps
+                steps.append(max(round(f * total_steps), steps[-1] + 1 if steps else 1))
+            spec[key] = steps
         else:
             spec[key] = max(1, round(fraction * total_steps))
     spec.update(dict(shape))
