@@ -7,15 +7,20 @@ itself when its stored result is missing). This script runs each one in a fresh 
 (imports and data loading included, as a student's command would pay them), ``--repeats``
 times, and prints a table: the fastest and slowest wall time, whether it stays under the
 minute, and, beside it, how long the stored ``cpu`` run took (its provenance's wall time).
-Run it on an otherwise idle machine. Usage::
+Run it on an otherwise idle machine. With ``--json PATH`` it also writes what it measured
+(the machine, the date and every wall time) to a JSON file; the book's reproductions chapter
+shows ``benchmarks/classroom.json`` beside the stored runs' costs when that file exists. Usage::
 
     python benchmarks/classroom.py                 # every experiment, 2 processes each
     python benchmarks/classroom.py sgdr clr --repeats 3
+    python benchmarks/classroom.py --json benchmarks/classroom.json   # what the book shows
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import platform
 import subprocess
@@ -49,6 +54,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help="experiments (default: all)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2, help="processes per run (two cores)")
+    parser.add_argument("--json", default=None, help="also write the measurements to this file")
     args = parser.parse_args()
     names = args.names or experiments.names()
     print(
@@ -59,9 +65,10 @@ def main() -> None:
     header = f"{'experiment':<30} {'chapter':<18} {'fastest':>8} {'slowest':>8}  <60s  stored run"
     print(header)
     print("-" * len(header))
-    over = []
+    over, measured = [], {}
     for name in names:
         times = [timed(name, args.jobs) for _ in range(args.repeats)]
+        measured[name] = times
         ok = max(times) < LIMIT_S
         over += [] if ok else [name]
         print(
@@ -69,6 +76,21 @@ def main() -> None:
             f"  {'yes' if ok else 'NO ':<4} {stored_minutes(name)}"
         )
     print("every classroom run under a minute" if not over else f"over a minute: {', '.join(over)}")
+    if args.json:
+        record = {
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "machine": platform.processor() or platform.machine(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "jobs": args.jobs,
+            "repeats": args.repeats,
+            "limit_s": LIMIT_S,
+            "wall_time_s": measured,
+        }
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+            f.write("\n")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -23,19 +23,21 @@ def _paper_gpu_hours():
 @exercise(
     "reproductions-ex-best",
     asks="the rank correlation of λ_max and test accuracy over every final model of the "
-    "stored seong-peak result, one number",
-    hint="Take every run's final lambda_max and 1 - test_error, rank both (argsort of argsort) "
-    "and take np.corrcoef of the ranks.",
+    "stored seong-peak result that trained (its run did not diverge), one number",
+    hint="Take every run's final lambda_max and 1 - test_error (a diverged run has no final "
+    "measures: its 'final' is None), rank both (argsort of argsort) and take np.corrcoef of "
+    "the ranks.",
     rtol=1e-6,
     atol=1e-9,
     close=0.2,
 )
 def _flatness_accuracy_rank_correlation():
-    runs = [
-        run
+    finals = [
+        run["final"]
         for label_runs in experiments.load("seong-peak")["result"]["runs"].values()
         for run in label_runs
+        if run["final"] is not None
     ]
-    sharp = np.array([run["final"]["lambda_max"] for run in runs])
-    accuracy = np.array([1 - run["final"]["test_error"] for run in runs])
+    sharp = np.array([final["lambda_max"] for final in finals])
+    accuracy = np.array([1 - final["test_error"] for final in finals])
     return np.corrcoef(np.argsort(np.argsort(sharp)), np.argsort(np.argsort(accuracy)))[0, 1]
