@@ -86,8 +86,9 @@ RANGE_TEST = Experiment(
     title="The LR range test and how far its suggestions move between seeds (Smith 2017)",
     cite="smith2017cyclical",
     claim=(
-        "Training a few hundred steps while the rate grows exponentially shows where the "
-        "loss starts to fall and where it blows up; rules read a good rate off that curve."
+        "Training for a short run while the rate grows shows where learning starts and where "
+        "it stops (Smith 2017 grows it linearly and reads accuracy); rules read a good rate "
+        "off that curve. Here the rate grows exponentially for 100 steps and the loss is read."
     ),
     run=run_range_tests,
     work=range_test_work,

@@ -41,8 +41,9 @@ __all__ = [
 ]
 
 #: What every experiment of the chapter shares: MNIST-1D, the 1-D CNN, SGD with momentum
-#: 0.9 and weight decay 5e-4 at batch 128, and one range test (Smith's: an exponential
-#: sweep) whose smoothed loss gives the bounds: the lower where it has fallen by ``drop``
+#: 0.9 and weight decay 5e-4 at batch 128, and one range test (an exponential sweep of the
+#: rate read on the loss; Smith's own test grows the rate linearly and reads accuracy) whose
+#: smoothed loss gives the bounds: the lower where it has fallen by ``drop``
 #: (1%) from its start, the upper at its minimum (:func:`lrlab.lrfind.cyclical_bounds`).
 #: Smith reads the bounds once for a network and data set: one range test, from the
 #: weights and batch order of seed ``range_test.seed``, serves every seed of every arm.
