@@ -78,10 +78,12 @@ build-book:
 
 # The same build, but every chapter's outputs come from the cache `notebooks` filled with
 # this run's executions (the same code, a moment ago): each chapter runs once, not twice.
-# A chapter missing from the cache is executed by the build as usual.
+# A chapter missing from the cache is executed by the build as usual. (The copied config
+# lives in _build/, and Jupyter Book reads a local extension's folder relative to it.)
 build-book-cached: notebooks
 	rm -rf _build/html
 	sed -e 's|^  execute_notebooks: force|  execute_notebooks: cache\n  cache: $(TEST_CACHE)|' \
+		-e 's|^    lrlab_book: book/_ext|    lrlab_book: $(CURDIR)/book/_ext|' \
 		_config.yml > _build/config-cached.yml
 	$(BIN)/jupyter-book build . --config _build/config-cached.yml --warningiserror \
 		--keep-going --all

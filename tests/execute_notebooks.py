@@ -3,11 +3,11 @@
 ``make test`` runs every chapter once with this script (and every student copy once), the
 way nbval's lax mode did: a notebook passes when every cell runs without an error, the
 hidden assert cells included; nothing is compared against stored outputs (the chapters
-are committed without any). With ``--cache DIR`` each executed chapter is stored in a
-jupyter-cache at DIR, keyed by its code cells, where the book build (``execute_notebooks:
-cache`` with that folder) finds it instead of running the chapter a second time. The
-cache is made afresh by every ``make test``, so the book shows what the current code
-computed, never a stale run.
+are committed without any). With ``--cache DIR`` each chapter is executed as the book build
+would execute it (explorers as static scrubbers) and stored in a jupyter-cache at DIR, keyed
+by its code cells, where the book build (``execute_notebooks: cache`` with that folder) finds
+it instead of running the chapter a second time. The cache is made afresh by every ``make
+test``, so the book shows what the current code computed, never a stale run.
 
 Usage::
 
@@ -101,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds per cell")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per kernel: two kernels, two cores
+    if args.cache:
+        # Executions stored for the book build run as the build's own would: explorers as
+        # static scrubbers (book/_ext/lrlab_book.py sets the same for its kernels). Without
+        # --cache (the student copies) the explorers run as live widgets.
+        from lrlab.scrubber import EXPLORERS_ENV
+
+        os.environ[EXPLORERS_ENV] = "static"
     started, failed = time.perf_counter(), []
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(execute, path, args.timeout) for path in args.notebooks]

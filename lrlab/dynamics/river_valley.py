@@ -269,7 +269,8 @@ def river_valley_moments(
     .. math::
 
         x_{t+1} = (1 - \eta_t c)\, x_t, \qquad
-        m_{t+1} = (1 - \eta_t a)\, m_t, \qquad
+        m_{t+1} = (1 - \eta_t a)\, m_t,
+
         v_{t+1} = (1 - \eta_t a)^2 v_t + \eta_t^2 \sigma^2,
 
     (x has no noise), and the expected loss is :math:`\tfrac12 a (m_t^2 + v_t)` across the
