@@ -158,10 +158,12 @@ def site_problems(page: Path) -> list[str]:
     outside += [tag.get("href") for tag in soup.select('link[rel~="stylesheet"][href]')]
     found += [f"{page}: loads {url} from outside the book" for url in outside if "//" in url]
     text = soup.get_text()
+    shown = [folder for folder in _MACHINE_FOLDERS if folder + "/" in text]
+    # one report per path: the project in /tmp/x is named, not /tmp as well
     found += [
         f"{page}: shows the absolute path {folder}... of the machine that built it"
-        for folder in _MACHINE_FOLDERS
-        if folder + "/" in text
+        for folder in shown
+        if not any(other.startswith(folder + "/") for other in shown)
     ]
     # A Markdown table in a cell's output that the build did not turn into a <table> reads as
     # a paragraph of pipes (myst-nb renders outputs as CommonMark, without tables, unless
