@@ -9,7 +9,8 @@ For every chapter (notebook) in _toc.yml, its HTML page must exist and show:
 and stay within PAGE_BUDGET bytes (its HTML with the frames inline, plus its images).
 No page may embed widget state or load RequireJS or the widget manager, load a script or
 stylesheet from outside the book (a CDN), or show an absolute path of the machine that built
-it (the project's folder, the Python environment, the temporary folder).
+it (the project's folder, the Python environment, the temporary folder), or link to a
+chapter's .ipynb, which the book does not serve.
 Usage: python tests/check_built_book.py [_build/html]
 """
 
@@ -149,6 +150,12 @@ def page_weight(page: Path) -> int:
     return page.stat().st_size + sum(path.stat().st_size for path in images)
 
 
+def _links_to_notebook(href: str) -> bool:
+    """Whether ``href`` is a link within the book to a notebook file (not its _sources/ copy)."""
+    path = href.split("#")[0].split("?")[0]
+    return path.endswith(".ipynb") and "//" not in path and "_sources/" not in path
+
+
 def site_problems(page: Path) -> list[str]:
     """Problems any page can have: widget machinery, or scripts and styles from a CDN."""
     html = page.read_text()
@@ -157,6 +164,10 @@ def site_problems(page: Path) -> list[str]:
     outside = [tag.get("src") for tag in soup.select("script[src]")]
     outside += [tag.get("href") for tag in soup.select('link[rel~="stylesheet"][href]')]
     found += [f"{page}: loads {url} from outside the book" for url in outside if "//" in url]
+    # A Markdown link to a chapter inside a cell's output stays a link to the .ipynb, which
+    # the book does not serve (only its _sources/ copy and the Colab button link there).
+    notebooks = [tag["href"] for tag in soup.select("a[href]") if _links_to_notebook(tag["href"])]
+    found += [f"{page}: links to {href}, a notebook the book does not serve" for href in notebooks]
     text = soup.get_text()
     shown = [folder for folder in _MACHINE_FOLDERS if folder + "/" in text]
     # one report per path: the project in /tmp/x is named, not /tmp as well

@@ -164,3 +164,17 @@ def test_a_page_that_shows_an_absolute_path_of_the_building_machine_is_reported(
     assert "shows the absolute path" in problem and str(check.ROOT) in problem
     shown = complete_cells() + [cell("<pre>Loaded the stored result lrlab/results_data/sgdr.json")]
     assert check.site_problems(write_page(tmp_path, shown)) == []
+
+
+def test_a_link_to_a_notebook_the_book_does_not_serve_is_reported(tmp_path):
+    """A Markdown link in a cell's output stays `chapter.ipynb`: a 404 in the built book. The
+    download link to the _sources/ copy and the Colab button are fine."""
+    link = cell('<p>see the <a href="edge-of-stability.ipynb">chapter</a></p>')
+    (problem,) = check.site_problems(write_page(tmp_path, complete_cells() + [link]))
+    assert "edge-of-stability.ipynb" in problem and "does not serve" in problem
+    fine = cell(
+        '<a href="../_sources/book/chapter.ipynb">download</a>'
+        '<a href="https://colab.research.google.com/github/x/y/blob/main/book/a.ipynb">Colab</a>'
+        '<a href="edge-of-stability.html#top">chapter</a>'
+    )
+    assert check.site_problems(write_page(tmp_path, complete_cells() + [fine])) == []
