@@ -247,6 +247,17 @@ def run_race(
                 for family, spec in families.items()
             },
         }
+
+    def task(workload, spec, trial, seed) -> tuple:
+        """The arguments of one :func:`_fit_task`: the family at the trial's rate and shape."""
+        return (common, dict(workload), dict(spec), trial["lr"], trial["shape"], seed, device, root)
+
+    def fill(slots: list[list], tasks: list[tuple], desc: str) -> None:
+        """Run every task in one map and append each run to its slot."""
+        runs = pmap(_fit_task, tasks, jobs=jobs, progress=progress, desc=desc)
+        for slot, run in zip(slots, runs, strict=True):
+            slot.append(run)
+
     # Tuning: every (workload, family, trial, tuning seed), in one map.
     slots, tasks = [], []
     for name, workload in workloads.items():
@@ -254,22 +265,8 @@ def run_race(
             for trial in out[name]["trials"][family]:
                 for seed in config["tune_seeds"]:
                     slots.append(trial["runs"])
-                    tasks.append(
-                        (
-                            common,
-                            dict(workload),
-                            dict(spec),
-                            trial["lr"],
-                            trial["shape"],
-                            seed,
-                            device,
-                            root,
-                        )
-                    )
-    for slot, run in zip(
-        slots, pmap(_fit_task, tasks, jobs=jobs, progress=progress, desc="tuning"), strict=True
-    ):
-        slot.append(run)
+                    tasks.append(task(workload, spec, trial, seed))
+    fill(slots, tasks, "tuning")
     # Test: every family at its pick(s), over the seeds.
     slots, tasks = [], []
     for name, workload in workloads.items():
@@ -284,23 +281,9 @@ def run_race(
                 trial = result["trials"][family][result[picks_key][family]]
                 for seed in config["seeds"]:
                     slots.append(result[seeds_key][family])
-                    tasks.append(
-                        (
-                            common,
-                            dict(workload),
-                            dict(spec),
-                            trial["lr"],
-                            trial["shape"],
-                            seed,
-                            device,
-                            root,
-                        )
-                    )
+                    tasks.append(task(workload, spec, trial, seed))
         result["target"] = median_target(result)
-    for slot, run in zip(
-        slots, pmap(_fit_task, tasks, jobs=jobs, progress=progress, desc="seeds"), strict=True
-    ):
-        slot.append(run)
+    fill(slots, tasks, "seeds")
     cpu = sum(t["cpu_s"] for t in tests)
     for result in out.values():
         for key in ("trials", "seeds", "objective_seeds"):
